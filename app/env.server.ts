@@ -1,0 +1,49 @@
+import path from "node:path";
+import { z } from "zod";
+
+/**
+ * The only place that reads process.env. Everything else receives the parsed
+ * config as an argument, so tests can build any configuration they need.
+ */
+const booleanish = z
+  .enum(["true", "false", "1", "0", "yes", "no", ""])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+export const ZEnv = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("production"),
+  /** Port of the HTTP server. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Interface to bind. 127.0.0.1 by default so a laptop install is not exposed; containers set 0.0.0.0. */
+  HOST: z.string().min(1).default("127.0.0.1"),
+  /** PostgreSQL connection string. When absent, an embedded PostgreSQL is started in AGENTRY_DATA_DIR. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "DATABASE_URL must start with postgresql://")
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  /** Where local state lives: embedded PostgreSQL data, generated secrets. Git-ignored. */
+  AGENTRY_DATA_DIR: z.string().min(1).default(".data"),
+  /** Which parts this process runs: web (HTTP), worker (queue), or all (both). */
+  AGENTRY_ROLE: z.enum(["all", "web", "worker"]).default("all"),
+  /** Apply pending migrations at boot. Defaults to true; production deployments run them as a release step. */
+  AGENTRY_MIGRATE_ON_START: booleanish.default(true),
+  /** Jobs one worker process runs at once. */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
+  /** Database connections per process (Prisma pool). */
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Seconds web and worker get to finish in-flight work on SIGTERM before they are stopped hard. */
+  SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(25),
+});
+
+export type Env = z.infer<typeof ZEnv> & { dataDir: string };
+
+/** Parse the environment once at boot; throws a readable error listing every bad variable. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Env {
+  const parsed = ZEnv.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`Invalid environment:\n${lines.join("\n")}`);
+  }
+  return { ...parsed.data, dataDir: path.resolve(cwd, parsed.data.AGENTRY_DATA_DIR) };
+}

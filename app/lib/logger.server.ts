@@ -1,0 +1,45 @@
+import pino, { type Logger } from "pino";
+
+export type { Logger };
+
+/**
+ * Paths that must never reach a log line. Later modules add credentials and
+ * API keys here rather than scrubbing at each call site.
+ */
+export const REDACT_PATHS = [
+  "password",
+  "*.password",
+  "token",
+  "*.token",
+  "apiKey",
+  "*.apiKey",
+  "secret",
+  "*.secret",
+  "connectionString",
+  "*.connectionString",
+  "req.headers.authorization",
+  "req.headers.cookie",
+  'res.headers["set-cookie"]',
+];
+
+/** Create the process logger. JSON lines in production, one per event; `level` defaults to info. */
+export function createLogger({ level = "info", name = "agentry" }: { level?: string; name?: string } = {}) {
+  return pino({
+    name,
+    level,
+    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}
+
+/** Strip the password from a PostgreSQL URL for log lines. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "[unparseable url]";
+  }
+}

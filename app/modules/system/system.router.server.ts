@@ -1,0 +1,42 @@
+import { z } from "zod";
+import { APP_VERSION } from "#app/lib/version.server.ts";
+import { publicProcedure, router } from "#app/trpc/init.server.ts";
+import { getSystemStatus } from "./get-system-status.server.ts";
+import { ZGetWorkerProbeInput, ZSystemStatus, ZWorkerProbe } from "./system.types.ts";
+import { createWorkerProbe, getWorkerProbe } from "./worker-probe.server.ts";
+
+export const systemRouter = router({
+  status: publicProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/system/status",
+        tags: ["system"],
+        summary: "Database, workers and queue",
+      },
+    })
+    .input(z.void())
+    .output(ZSystemStatus)
+    .query(({ ctx }) => getSystemStatus({ version: APP_VERSION }, ctx.db)),
+
+  createProbe: publicProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/system/probes",
+        tags: ["system"],
+        summary: "Enqueue a worker round-trip probe",
+      },
+    })
+    .input(z.void())
+    .output(ZWorkerProbe)
+    .mutation(({ ctx }) => createWorkerProbe(ctx.db)),
+
+  probe: publicProcedure
+    .meta({
+      openapi: { method: "GET", path: "/system/probes/{id}", tags: ["system"], summary: "A worker probe" },
+    })
+    .input(ZGetWorkerProbeInput)
+    .output(ZWorkerProbe)
+    .query(({ ctx, input }) => getWorkerProbe(input, ctx.db)),
+});

@@ -1,0 +1,208 @@
+import { existsSync, readFileSync } from "node:fs";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import type { ServerBuild } from "@remix-run/node";
+import { createPrismaClient, type Db } from "#app/db/client.server.ts";
+import { ensureEmbeddedPostgres } from "#app/db/embedded-postgres.server.ts";
+import { migrate, pendingMigrations } from "#app/db/migrate.server.ts";
+import type { Env } from "#app/env.server.ts";
+import { type Logger, redactDatabaseUrl } from "#app/lib/logger.server.ts";
+import { startWorker } from "#worker/index.ts";
+import { createHttpApp } from "./http.server.ts";
+
+export type StartOptions = {
+  env: Env;
+  logger: Logger;
+  /** Package root: where build/, prisma/ and public/ live. */
+  rootDir: string;
+  /** development = Vite middleware with hot reload; production = the built app. */
+  mode: "development" | "production";
+  /** Called when a part stops on its own (say, the worker is fenced off as dead); the process should exit. */
+  onFatal?: (error: Error) => void;
+};
+
+export type RunningAgentry = {
+  /** Base URL of the web process, when this process serves HTTP. */
+  url?: string;
+  databaseUrl: string;
+  stop(reason?: string): Promise<void>;
+};
+
+/** Walk up from a file until the Agentry package.json: the bundle and the sources live at different depths. */
+export function findPackageRoot(from: string): string {
+  let dir = path.resolve(from);
+  for (;;) {
+    const manifest = path.join(dir, "package.json");
+    if (existsSync(manifest)) {
+      try {
+        if ((JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "agentry") return dir;
+      } catch {
+        // not ours; keep walking
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`Could not find the agentry package root above ${from}`);
+    dir = parent;
+  }
+}
+
+/**
+ * Boot everything this process is configured to run, in order: database
+ * (embedded when no DATABASE_URL), migrations, worker, web. Returns a stop()
+ * that undoes it in reverse order and never throws.
+ */
+export async function startAgentry({
+  env,
+  logger,
+  rootDir,
+  mode,
+  onFatal,
+}: StartOptions): Promise<RunningAgentry> {
+  const stack: Array<{ name: string; stop: () => Promise<unknown> }> = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = async (reason = "shutdown") => {
+    logger.info({ reason }, "stopping");
+    while (stack.length > 0) {
+      const item = stack.pop()!;
+      try {
+        await item.stop();
+        logger.info(`${item.name} stopped`);
+      } catch (error) {
+        logger.error({ err: error }, `${item.name} did not stop cleanly`);
+      }
+    }
+  };
+
+  try {
+    const databaseUrl =
+      env.DATABASE_URL ??
+      (await (async () => {
+        const started = performance.now();
+        const embedded = await ensureEmbeddedPostgres({ dataDir: env.dataDir, logger });
+        stack.push({ name: "embedded PostgreSQL", stop: () => embedded.stop() });
+        logger.info(
+          { url: redactDatabaseUrl(embedded.url), ms: Math.round(performance.now() - started) },
+          "embedded PostgreSQL ready",
+        );
+        return embedded.url;
+      })());
+
+    const migrationsDir = path.join(rootDir, "prisma", "migrations");
+    if (env.AGENTRY_MIGRATE_ON_START) {
+      const { applied } = await migrate({ connectionString: databaseUrl, migrationsDir, logger });
+      if (applied.length > 0) logger.info({ applied }, "migrations applied");
+    }
+
+    const db: Db = createPrismaClient({ connectionString: databaseUrl, max: env.DATABASE_POOL_SIZE });
+    stack.push({ name: "database pool", stop: () => db.$disconnect() });
+
+    if (env.AGENTRY_ROLE !== "web") {
+      const worker = await startWorker({
+        connectionString: databaseUrl,
+        db,
+        concurrency: env.WORKER_CONCURRENCY,
+        logger: logger.child({ component: "worker" }),
+        shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+      });
+      stack.push({ name: "worker", stop: () => worker.stop() });
+      // A worker that ends by itself (fenced by the dead-worker sweep, lost its queue connection) leaves this
+      // process unable to run jobs; better to exit and let the supervisor restart it than to idle silently.
+      const fail = (error?: unknown) => {
+        if (stopping) return;
+        onFatal?.(error instanceof Error ? error : new Error("the worker stopped unexpectedly"));
+      };
+      worker.runner.promise.then(() => fail(), fail);
+    }
+
+    let url: string | undefined;
+    if (env.AGENTRY_ROLE !== "worker") {
+      const remix = await loadRemix({ rootDir, mode, stack });
+      const app = createHttpApp({
+        db,
+        logger,
+        readiness: {
+          db,
+          pendingMigrations: () => pendingMigrations({ connectionString: databaseUrl, migrationsDir }),
+        },
+        remix,
+      });
+      const server = await listen(app, env.PORT, env.HOST);
+      stack.push({
+        name: "http server",
+        stop: () => closeServer(server, env.SHUTDOWN_TIMEOUT_SECONDS * 1000),
+      });
+      const { port } = server.address() as AddressInfo;
+      const shownHost = env.HOST === "0.0.0.0" || env.HOST === "127.0.0.1" ? "localhost" : env.HOST;
+      url = `http://${shownHost}:${port}`;
+      logger.info({ url, mode, role: env.AGENTRY_ROLE }, `Agentry is listening on ${url}`);
+    }
+
+    return { url, databaseUrl, stop: (reason) => (stopping ??= stopAll(reason)) };
+  } catch (error) {
+    stopping = stopAll("boot failed");
+    await stopping;
+    throw error;
+  }
+}
+
+async function loadRemix({
+  rootDir,
+  mode,
+  stack,
+}: {
+  rootDir: string;
+  mode: StartOptions["mode"];
+  stack: Array<{ name: string; stop: () => Promise<unknown> }>;
+}) {
+  if (mode === "development") {
+    const vite = await import("vite");
+    const server = await vite.createServer({
+      root: rootDir,
+      server: { middlewareMode: true },
+      appType: "custom",
+    });
+    stack.push({ name: "vite", stop: () => server.close() });
+    return { mode, vite: server } as const;
+  }
+  const buildFile = path.join(rootDir, "build", "server", "index.js");
+  if (!existsSync(buildFile)) {
+    throw new Error(
+      `No production build at ${buildFile}. Run \`npm run build\` first (npm start does it for you).`,
+    );
+  }
+  const build = (await import(pathToFileURL(buildFile).href)) as ServerBuild;
+  return { mode, build, clientDir: path.join(rootDir, "build", "client") } as const;
+}
+
+function listen(app: ReturnType<typeof createHttpApp>, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.once("listening", () => resolve(server));
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EADDRINUSE") {
+        reject(new Error(`Port ${port} on ${host} is already in use. Set PORT to another port.`));
+      } else reject(error);
+    });
+    // Slow clients must not hold a connection forever.
+    server.headersTimeout = 30_000;
+    server.requestTimeout = 0; // long-lived SSE responses are legitimate
+    server.keepAliveTimeout = 5_000;
+  });
+}
+
+/** Stop accepting, let in-flight requests finish, then cut what is left at the deadline. */
+function closeServer(server: Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const deadline = setTimeout(() => {
+      server.closeAllConnections();
+    }, timeoutMs);
+    deadline.unref();
+    server.close(() => {
+      clearTimeout(deadline);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,32 @@
+import { test as base, expect } from "@playwright/test";
+
+/**
+ * Every page must work without the internet: any request that leaves the
+ * machine is aborted and recorded, and a test that made one fails.
+ */
+export const test = base.extend<{ externalRequests: string[] }>({
+  externalRequests: [
+    async ({ page }, use) => {
+      const external: string[] = [];
+      await page.route(
+        (url) => !["127.0.0.1", "localhost", "[::1]"].includes(url.hostname) && url.protocol !== "data:",
+        (route) => {
+          external.push(route.request().url());
+          return route.abort();
+        },
+      );
+      const consoleErrors: string[] = [];
+      page.on("console", (msg) => {
+        // A page that is meant to answer 404 makes Chromium log the status; that is not an app error.
+        if (msg.type() === "error" && !/status of 404/.test(msg.text())) consoleErrors.push(msg.text());
+      });
+      page.on("pageerror", (error) => consoleErrors.push(error.message));
+      await use(external);
+      expect(external, "requests to outside the machine").toEqual([]);
+      expect(consoleErrors, "browser console errors").toEqual([]);
+    },
+    { auto: true },
+  ],
+});
+
+export { expect };

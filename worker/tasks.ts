@@ -1,0 +1,52 @@
+import { z } from "zod";
+import { createEnqueue, defineRegistry, defineTask, type TaskPayloadInput } from "./task-kit.ts";
+
+export type { EnqueuedJob, EnqueueOptions, SqlClient, TaskContext, TaskDefinition } from "./task-kit.ts";
+export { PermanentJobError } from "./task-kit.ts";
+
+/**
+ * `worker.probe`: proves the queue end to end. The web inserts a WorkerProbe
+ * row and enqueues this job in the same transaction; the worker stamps the
+ * row, and `completedAt - requestedAt` is the round trip a page shows.
+ *
+ * Stamped with this process's clock, like `requestedAt` (Prisma fills
+ * `@default(now())` client-side, in the web process): with `npm start` both
+ * are the same clock; across hosts the round trip includes their NTP skew.
+ * A retry overwrites `startedAt`: it is the start of the attempt that completed.
+ */
+export const probeTask = defineTask({
+  name: "worker.probe",
+  payload: z.object({ probeId: z.uuid() }),
+  maxAttempts: 5,
+  async run({ probeId }, { db, workerId, logger }) {
+    const started = await db.workerProbe.updateMany({
+      where: { id: probeId },
+      data: { startedAt: new Date(), workerId },
+    });
+    if (started.count === 0) {
+      // Deleted since it was requested: nothing to stamp, and retrying won't bring it back.
+      logger.warn({ probeId }, "worker probe row not found; skipping");
+      return;
+    }
+    await db.workerProbe.update({ where: { id: probeId }, data: { completedAt: new Date() } });
+  },
+});
+
+/** Every task the worker runs. Add a task here and `enqueue` knows its name and payload. */
+export const taskRegistry = defineRegistry([probeTask]);
+
+export type AppTaskRegistry = typeof taskRegistry;
+export type TaskName = keyof AppTaskRegistry;
+export type TaskPayload<N extends TaskName> = TaskPayloadInput<AppTaskRegistry, N>;
+
+/**
+ * Add a job in the caller's transaction, typed by the registry:
+ *
+ * ```ts
+ * await db.$transaction(async (tx) => {
+ *   const probe = await tx.workerProbe.create({ data: {} });
+ *   await enqueue(tx, "worker.probe", { probeId: probe.id });
+ * });
+ * ```
+ */
+export const enqueue = createEnqueue(taskRegistry);
