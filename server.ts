@@ -30,7 +30,10 @@ const envFile = path.join(rootDir, ".env");
 if (existsSync(envFile)) process.loadEnvFile(envFile);
 
 const env = loadEnv(process.env);
-const logger = createLogger({ level: env.LOG_LEVEL });
+const logger = createLogger({
+  level: env.LOG_LEVEL,
+  pretty: env.LOG_FORMAT === "pretty" || (env.LOG_FORMAT === "auto" && process.stdout.isTTY === true),
+});
 
 const booted = performance.now();
 const running = await startAgentry({

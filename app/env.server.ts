@@ -31,6 +31,8 @@ export const ZEnv = z.object({
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
   /** Database connections per process (Prisma pool). */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  /** json: one JSON object per line (for log collectors); pretty: readable lines; auto: pretty on a terminal. */
+  LOG_FORMAT: z.enum(["auto", "json", "pretty"]).default("auto"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Seconds web and worker get to finish in-flight work on SIGTERM before they are stopped hard. */
   SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(25),

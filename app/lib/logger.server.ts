@@ -22,14 +22,31 @@ export const REDACT_PATHS = [
   'res.headers["set-cookie"]',
 ];
 
-/** Create the process logger. JSON lines in production, one per event; `level` defaults to info. */
-export function createLogger({ level = "info", name = "agentry" }: { level?: string; name?: string } = {}) {
+/**
+ * Create the process logger: JSON lines, one per event (what log collectors
+ * want), or human-readable lines with `pretty` (a terminal). `level` defaults to info.
+ */
+export function createLogger({
+  level = "info",
+  name = "agentry",
+  pretty = false,
+}: {
+  level?: string;
+  name?: string;
+  pretty?: boolean;
+} = {}) {
   return pino({
     name,
     level,
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
+    transport: pretty
+      ? {
+          target: "pino-pretty",
+          options: { translateTime: "HH:MM:ss", ignore: "pid,hostname,name", singleLine: true, sync: true },
+        }
+      : undefined,
   });
 }
 

@@ -23,6 +23,8 @@ const { url: databaseUrl, name } = await createDatabase(serverUrl, `agentry_e2e_
 
 const child = spawn(process.execPath, [path.join(root, "build/agentry/server.js")], {
   cwd: root,
+  // Its own process group: Playwright signals ours, and we pass exactly one SIGTERM on.
+  detached: true,
   stdio: "inherit",
   env: {
     ...process.env,
