@@ -41,7 +41,7 @@ export const ZEnv = z.object({
 export type Env = z.infer<typeof ZEnv> & { dataDir: string };
 
 /** Parse the environment once at boot; throws a readable error listing every bad variable. */
-export function loadEnv(source: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Env {
+export function loadEnv(source: Record<string, string | undefined> = process.env, cwd = process.cwd()): Env {
   const parsed = ZEnv.safeParse(source);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);

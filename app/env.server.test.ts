@@ -1,0 +1,51 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadEnv } from "./env.server.ts";
+
+describe("loadEnv", () => {
+  it("gives the documented defaults for an empty environment", () => {
+    const env = loadEnv({}, "/srv/agentry");
+    expect(env).toMatchObject({
+      PORT: 3000,
+      HOST: "127.0.0.1",
+      AGENTRY_ROLE: "all",
+      AGENTRY_MIGRATE_ON_START: true,
+      WORKER_CONCURRENCY: 4,
+      LOG_LEVEL: "info",
+      LOG_FORMAT: "auto",
+      dataDir: path.join("/srv/agentry", ".data"),
+    });
+    expect(env.DATABASE_URL).toBeUndefined();
+  });
+
+  it("coerces numbers and booleans and resolves the data dir against the working directory", () => {
+    const env = loadEnv(
+      {
+        PORT: "8080",
+        AGENTRY_MIGRATE_ON_START: "false",
+        AGENTRY_DATA_DIR: "state",
+        WORKER_CONCURRENCY: "12",
+      },
+      "/srv/agentry",
+    );
+    expect(env.PORT).toBe(8080);
+    expect(env.AGENTRY_MIGRATE_ON_START).toBe(false);
+    expect(env.WORKER_CONCURRENCY).toBe(12);
+    expect(env.dataDir).toBe("/srv/agentry/state");
+  });
+
+  it("treats an empty DATABASE_URL as unset (embedded mode)", () => {
+    expect(loadEnv({ DATABASE_URL: "" }).DATABASE_URL).toBeUndefined();
+  });
+
+  it("names every bad variable in one error", () => {
+    expect(() =>
+      loadEnv({
+        PORT: "not-a-port",
+        DATABASE_URL: "mysql://x",
+        AGENTRY_ROLE: "both",
+        WORKER_CONCURRENCY: "0",
+      }),
+    ).toThrowError(/PORT[\s\S]*DATABASE_URL[\s\S]*AGENTRY_ROLE[\s\S]*WORKER_CONCURRENCY/);
+  });
+});
