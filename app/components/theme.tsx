@@ -1,3 +1,4 @@
+import * as DropdownMenu from "@radix-ui/react-dropdown-menu";
 import { useEffect, useState } from "react";
 
 export type Theme = "light" | "dark" | "system";
@@ -41,7 +42,6 @@ export function useTheme(): [Theme, (theme: Theme) => void] {
 }
 
 const LABEL: Record<Theme, string> = { light: "Light", dark: "Dark", system: "System" };
-const NEXT: Record<Theme, Theme> = { system: "light", light: "dark", dark: "system" };
 
 function Icon({ theme }: { theme: Theme }) {
   const common = {
@@ -74,20 +74,42 @@ function Icon({ theme }: { theme: Theme }) {
   );
 }
 
-/** Cycles System → Light → Dark; the label says what is active and what a click does. */
+/** A menu (Radix: arrow keys, Escape, focus return) to pick Light, Dark or the OS setting. */
 export function ThemeToggle() {
   const [theme, setTheme] = useTheme();
   return (
-    <button
-      type="button"
-      onClick={() => setTheme(NEXT[theme])}
-      className="inline-flex h-8 items-center gap-1.5 rounded-md border border-zinc-200 px-2.5 text-xs font-medium text-zinc-700 hover:bg-zinc-100 dark:border-zinc-800 dark:text-zinc-300 dark:hover:bg-zinc-900"
-      aria-label={`Theme: ${LABEL[theme]}. Switch to ${LABEL[NEXT[theme]]}`}
-      title={`Theme: ${LABEL[theme]}`}
-      data-testid="theme-toggle"
-    >
-      <Icon theme={theme} />
-      <span>{LABEL[theme]}</span>
-    </button>
+    <DropdownMenu.Root>
+      <DropdownMenu.Trigger
+        className="inline-flex h-8 items-center gap-1.5 rounded-md border border-zinc-200 px-2.5 text-xs font-medium text-zinc-700 hover:bg-zinc-100 data-[state=open]:bg-zinc-100 dark:border-zinc-800 dark:text-zinc-300 dark:hover:bg-zinc-900 dark:data-[state=open]:bg-zinc-900"
+        aria-label={`Theme: ${LABEL[theme]}`}
+        data-testid="theme-toggle"
+      >
+        <Icon theme={theme} />
+        <span>{LABEL[theme]}</span>
+      </DropdownMenu.Trigger>
+      <DropdownMenu.Portal>
+        <DropdownMenu.Content
+          align="end"
+          sideOffset={6}
+          className="z-50 min-w-36 rounded-md border border-zinc-200 bg-white p-1 text-sm shadow-lg dark:border-zinc-800 dark:bg-zinc-900"
+        >
+          <DropdownMenu.RadioGroup value={theme} onValueChange={(value) => setTheme(value as Theme)}>
+            {(["light", "dark", "system"] as const).map((option) => (
+              <DropdownMenu.RadioItem
+                key={option}
+                value={option}
+                className="flex cursor-default items-center gap-2 rounded px-2 py-1.5 text-zinc-700 outline-none select-none data-[highlighted]:bg-zinc-100 data-[state=checked]:font-medium data-[state=checked]:text-zinc-950 dark:text-zinc-300 dark:data-[highlighted]:bg-zinc-800 dark:data-[state=checked]:text-white"
+              >
+                <Icon theme={option} />
+                {LABEL[option]}
+                <DropdownMenu.ItemIndicator className="ml-auto" aria-hidden="true">
+                  ✓
+                </DropdownMenu.ItemIndicator>
+              </DropdownMenu.RadioItem>
+            ))}
+          </DropdownMenu.RadioGroup>
+        </DropdownMenu.Content>
+      </DropdownMenu.Portal>
+    </DropdownMenu.Root>
   );
 }

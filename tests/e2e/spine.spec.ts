@@ -35,10 +35,13 @@ test("the shell: navigation, keyboard access and dark mode that survives a reloa
   await page.keyboard.press("Tab");
   await expect(page.getByRole("link", { name: "Skip to content" })).toBeFocused();
 
-  const toggle = page.getByTestId("theme-toggle");
-  await toggle.click(); // system -> light
-  await toggle.click(); // light -> dark
+  // The theme menu works from the keyboard: open it, pick Dark.
+  await page.getByTestId("theme-toggle").focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("menuitemradio", { name: "System" })).toHaveAttribute("aria-checked", "true");
+  await page.getByRole("menuitemradio", { name: "Dark" }).click();
   await expect(page.locator("html")).toHaveClass(/dark/);
+  await expect(page.getByTestId("theme-toggle")).toHaveAccessibleName("Theme: Dark");
   await page.reload();
   await expect(page.locator("html")).toHaveClass(/dark/);
   await page.screenshot({ path: "test-results/screens/home-dark.png", fullPage: true });
@@ -47,6 +50,11 @@ test("the shell: navigation, keyboard access and dark mode that survives a reloa
   await expect(page).toHaveURL(/\/status$/);
   await expect(page.getByTestId("db-version")).toBeVisible();
   await page.screenshot({ path: "test-results/screens/status-dark.png", fullPage: true });
+
+  // Back to the OS setting (light in headless Chromium).
+  await page.getByTestId("theme-toggle").click();
+  await page.getByRole("menuitemradio", { name: "System" }).click();
+  await expect(page.locator("html")).not.toHaveClass(/dark/);
 });
 
 test("unknown pages get a friendly 404 inside the shell", async ({ page }) => {
