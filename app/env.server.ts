@@ -34,6 +34,39 @@ export const ZEnv = z.object({
   /** json: one JSON object per line (for log collectors); pretty: readable lines; auto: pretty on a terminal. */
   LOG_FORMAT: z.enum(["auto", "json", "pretty"]).default("auto"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /**
+   * The address users reach the app at (https://agentry.example.com). Used for OAuth callbacks and the
+   * Origin check; when unset, the request's own host is trusted (fine on localhost, set it behind a proxy).
+   */
+  PUBLIC_URL: z
+    .url()
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  /**
+   * Secret that signs access tokens (≥ 32 characters). When unset, one is generated at first start and kept
+   * in AGENTRY_DATA_DIR/secrets.json: set it explicitly when several web processes share one database.
+   */
+  JWT_SECRET: z
+    .string()
+    .min(32, "JWT_SECRET must be at least 32 characters")
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  /** GitHub login is offered when both are set. */
+  GITHUB_CLIENT_ID: z
+    .string()
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  GITHUB_CLIENT_SECRET: z
+    .string()
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  /** GitHub web and API base URLs: GitHub Enterprise Server, or the fake GitHub of the tests. */
+  GITHUB_WEB_URL: z.url().default("https://github.com"),
+  GITHUB_API_URL: z.url().default("https://api.github.com"),
+  /** Sign-up, login and refresh attempts allowed per minute, per client IP and per account. */
+  RATE_LIMIT_AUTH_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
+  /** API requests per minute per API key (unless the key sets its own) and per user. */
+  RATE_LIMIT_API_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   /** Seconds web and worker get to finish in-flight work on SIGTERM before they are stopped hard. */
   SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(25),
 });

@@ -1,4 +1,5 @@
-import type { LinksFunction, MetaFunction } from "@remix-run/node";
+import * as DropdownMenu from "@radix-ui/react-dropdown-menu";
+import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import {
   isRouteErrorResponse,
   Link,
@@ -9,11 +10,14 @@ import {
   Scripts,
   ScrollRestoration,
   useRouteError,
+  useRouteLoaderData,
+  useSubmit,
 } from "@remix-run/react";
 import { QueryClientProvider } from "@tanstack/react-query";
 import clsx from "clsx";
 import { type ReactNode, useState } from "react";
 import { ThemeToggle, themeBootScript } from "#app/components/theme.tsx";
+import { getUser } from "#app/modules/auth/accounts.server.ts";
 import { makeQueryClient, makeTrpcClient, TRPCProvider } from "#app/trpc/client.ts";
 import stylesheet from "./tailwind.css?url";
 
@@ -27,9 +31,16 @@ export const meta: MetaFunction = () => [
   { name: "description", content: "Run autonomous coding agents on your own projects." },
 ];
 
-/** Pages of the app shell. Later features add their entries here. */
+export async function loader({ context }: LoaderFunctionArgs) {
+  if (!context.auth) return { user: null };
+  const user = await getUser({ userId: context.auth.userId }, { db: context.db }).catch(() => null);
+  return { user: user ? { email: user.email, name: user.name } : null };
+}
+
+/** Pages of the app shell, for signed-in users. Later features add their entries here. */
 const NAV = [
   { to: "/", label: "Home", end: true },
+  { to: "/settings", label: "Settings", end: false },
   { to: "/status", label: "System status", end: false },
 ];
 
@@ -72,7 +83,64 @@ function Logo() {
   );
 }
 
+function UserMenu({ user }: { user: { email: string; name: string | null } }) {
+  const submit = useSubmit();
+  return (
+    <DropdownMenu.Root>
+      <DropdownMenu.Trigger
+        className="inline-flex h-8 max-w-48 items-center gap-2 rounded-md px-2 text-sm font-medium text-zinc-700 hover:bg-zinc-100 data-[state=open]:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-900 dark:data-[state=open]:bg-zinc-900"
+        aria-label={`Account: ${user.email}`}
+        data-testid="user-menu"
+      >
+        <span
+          aria-hidden="true"
+          className="flex h-6 w-6 shrink-0 items-center justify-center rounded-full bg-brand-600 text-xs font-semibold text-white"
+        >
+          {(user.name ?? user.email).slice(0, 1).toUpperCase()}
+        </span>
+        <span className="truncate">{user.name ?? user.email}</span>
+      </DropdownMenu.Trigger>
+      <DropdownMenu.Portal>
+        <DropdownMenu.Content
+          align="end"
+          sideOffset={6}
+          className="z-50 min-w-52 rounded-md border border-zinc-200 bg-white p-1 text-sm shadow-lg dark:border-zinc-800 dark:bg-zinc-900"
+        >
+          <DropdownMenu.Label className="truncate px-2 py-1.5 text-xs text-zinc-500">
+            {user.email}
+          </DropdownMenu.Label>
+          <DropdownMenu.Separator className="my-1 h-px bg-zinc-200 dark:bg-zinc-800" />
+          {[
+            { to: "/settings/sessions", label: "Sessions" },
+            { to: "/settings/api-keys", label: "API keys" },
+            { to: "/settings/audit", label: "Audit log" },
+          ].map((item) => (
+            <DropdownMenu.Item key={item.to} asChild>
+              <Link
+                to={item.to}
+                className="block rounded px-2 py-1.5 text-zinc-700 outline-none data-[highlighted]:bg-zinc-100 dark:text-zinc-300 dark:data-[highlighted]:bg-zinc-800"
+              >
+                {item.label}
+              </Link>
+            </DropdownMenu.Item>
+          ))}
+          <DropdownMenu.Separator className="my-1 h-px bg-zinc-200 dark:bg-zinc-800" />
+          {/* Submitted from onSelect: the menu unmounts on selection, before a click could submit a form inside it. */}
+          <DropdownMenu.Item
+            onSelect={() => submit(null, { method: "post", action: "/logout" })}
+            className="block w-full cursor-default rounded px-2 py-1.5 text-left text-zinc-700 outline-none data-[highlighted]:bg-zinc-100 dark:text-zinc-300 dark:data-[highlighted]:bg-zinc-800"
+          >
+            Sign out
+          </DropdownMenu.Item>
+        </DropdownMenu.Content>
+      </DropdownMenu.Portal>
+    </DropdownMenu.Root>
+  );
+}
+
 function Shell({ children }: { children: ReactNode }) {
+  const data = useRouteLoaderData<typeof loader>("root");
+  const user = data?.user ?? null;
   return (
     <div className="flex min-h-screen flex-col">
       <a
@@ -85,7 +153,7 @@ function Shell({ children }: { children: ReactNode }) {
         <div className="mx-auto flex h-14 max-w-6xl items-center gap-6 px-4 sm:px-6">
           <Logo />
           <nav aria-label="Main" className="flex items-center gap-1 text-sm">
-            {NAV.map((item) => (
+            {(user ? NAV : []).map((item) => (
               <NavLink
                 key={item.to}
                 to={item.to}
@@ -105,6 +173,24 @@ function Shell({ children }: { children: ReactNode }) {
           </nav>
           <div className="ml-auto flex items-center gap-2">
             <ThemeToggle />
+            {user ? (
+              <UserMenu user={user} />
+            ) : (
+              <>
+                <Link
+                  to="/login"
+                  className="rounded-md px-3 py-1.5 text-sm font-medium text-zinc-700 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-900"
+                >
+                  Sign in
+                </Link>
+                <Link
+                  to="/signup"
+                  className="rounded-md bg-brand-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-brand-700"
+                >
+                  Sign up
+                </Link>
+              </>
+            )}
           </div>
         </div>
       </header>

@@ -32,6 +32,16 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * Structural, not just `instanceof`: the Remix server bundle and the process bundle each carry their own
+ * copy of this class, and an error thrown by one is checked by the other.
+ */
 export function isAppError(error: unknown): error is AppError {
-  return error instanceof AppError;
+  if (error instanceof AppError) return true;
+  return (
+    error instanceof Error &&
+    error.name === "AppError" &&
+    typeof (error as unknown as { code?: unknown }).code === "string" &&
+    (error as unknown as { code: string }).code in APP_ERROR_STATUS
+  );
 }

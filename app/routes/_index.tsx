@@ -1,6 +1,7 @@
 import type { MetaFunction } from "@remix-run/node";
-import { Link } from "@remix-run/react";
+import { Link, useRouteLoaderData } from "@remix-run/react";
 import { Button } from "#app/components/ui/button.tsx";
+import type { loader as rootLoader } from "#app/root.tsx";
 
 export const meta: MetaFunction = () => [{ title: "Agentry" }];
 
@@ -24,6 +25,7 @@ const STEPS = [
 ];
 
 export default function Index() {
+  const signedIn = Boolean(useRouteLoaderData<typeof rootLoader>("root")?.user);
   return (
     <div className="space-y-10">
       <section className="max-w-2xl">
@@ -35,9 +37,15 @@ export default function Index() {
           sandbox and per-hunk review. Self-hosted and open source.
         </p>
         <div className="mt-6 flex gap-3">
-          <Button asChild>
-            <Link to="/status">Check system status</Link>
-          </Button>
+          {signedIn ? (
+            <Button asChild>
+              <Link to="/status">Check system status</Link>
+            </Button>
+          ) : (
+            <Button asChild>
+              <Link to="/signup">Create an account</Link>
+            </Button>
+          )}
           <Button variant="secondary" asChild>
             <a href="/api/openapi.json">API reference (OpenAPI)</a>
           </Button>

@@ -4,12 +4,14 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Button } from "#app/components/ui/button.tsx";
 import { Card, CardTitle, Skeleton, Stat } from "#app/components/ui/card.tsx";
+import { requireUser } from "#app/modules/auth/web.server.ts";
 import { getDatabaseInfo } from "#app/modules/system/get-database-info.server.ts";
 import { useTRPC } from "#app/trpc/client.ts";
 
 export const meta: MetaFunction = () => [{ title: "System status · Agentry" }];
 
-export async function loader({ context }: LoaderFunctionArgs) {
+export async function loader({ context, request }: LoaderFunctionArgs) {
+  requireUser(context, request);
   return getDatabaseInfo(context.db);
 }
 

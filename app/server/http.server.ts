@@ -4,13 +4,21 @@ import { createRequestHandler } from "@remix-run/express";
 import type { ServerBuild } from "@remix-run/node";
 import { createExpressMiddleware } from "@trpc/server/adapters/express";
 import compression from "compression";
-import express, { type ErrorRequestHandler, type Request, type RequestHandler } from "express";
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from "express";
 import { createOpenApiExpressMiddleware, generateOpenApiDocument } from "trpc-to-openapi";
 import type { Db } from "#app/db/client.server.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
 import { APP_VERSION } from "#app/lib/version.server.ts";
+import { authenticateRequest, type Principal } from "#app/modules/auth/authenticate.server.ts";
+import {
+  type CookieContext,
+  cookieContextFor,
+  readSessionCookies,
+} from "#app/modules/auth/cookies.server.ts";
+import type { AuthRuntime } from "#app/modules/auth/runtime.server.ts";
 import type { TrpcContext } from "#app/trpc/init.server.ts";
 import { appRouter } from "#app/trpc/router.server.ts";
+import { jsonError, restErrorShape } from "./api-errors.server.ts";
 import { checkReadiness, type ReadinessCheck } from "./readiness.server.ts";
 
 declare module "@remix-run/node" {
@@ -18,12 +26,17 @@ declare module "@remix-run/node" {
     db: Db;
     logger: Logger;
     requestId: string;
+    /** The signed-in caller, or null. Pages guard with requireUser(). */
+    auth: Principal | null;
+    runtime: AuthRuntime;
+    client: { ip: string | null; userAgent: string | null; cookieContext: CookieContext; origin: string };
   }
 }
 
 export type HttpAppOptions = {
   db: Db;
   logger: Logger;
+  auth: AuthRuntime;
   /** How /readyz decides: database reachable and no migration pending. */
   readiness: ReadinessCheck;
   /**
@@ -45,8 +58,16 @@ function requestIdOf(req: Request): string {
   return given && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
 }
 
-/** The Express app: health, tRPC, REST (OpenAPI), then Remix for everything else. */
-export function createHttpApp({ db, logger, readiness, remix }: HttpAppOptions) {
+/** The origin this server answers as: PUBLIC_URL when configured, else the request's own. */
+function ownOrigin(req: Request, publicUrl: string | undefined): string {
+  return publicUrl ? new URL(publicUrl).origin : `${req.protocol}://${req.get("host")}`;
+}
+
+type Locals = { requestId: string; auth: Principal | null; status?: number };
+const locals = (res: Response) => res.locals as Locals;
+
+/** The Express app: health, auth, tRPC, REST (OpenAPI), then Remix for everything else. */
+export function createHttpApp({ db, logger, auth: runtime, readiness, remix }: HttpAppOptions) {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", "loopback");
@@ -66,6 +87,7 @@ export function createHttpApp({ db, logger, readiness, remix }: HttpAppOptions) 
           path: req.originalUrl.split("?")[0],
           status: res.statusCode,
           ms: Math.round(ms * 10) / 10,
+          userId: locals(res).auth?.userId,
         },
         "request",
       );
@@ -93,10 +115,76 @@ export function createHttpApp({ db, logger, readiness, remix }: HttpAppOptions) 
     res.status(result.ok ? 200 : 503).json(result);
   });
 
-  const createContext = ({ res }: { req: Request; res: express.Response }): TrpcContext => ({
+  if (remix?.mode === "production") {
+    // Fingerprinted assets can be cached forever; everything else briefly. Served before auth: no cookies needed.
+    app.use(
+      "/assets",
+      express.static(path.join(remix.clientDir, "assets"), { immutable: true, maxAge: "1y", index: false }),
+    );
+    app.use(express.static(remix.clientDir, { maxAge: "1h", index: false }));
+  }
+
+  // Cross-site request forgery: a state-changing request from another origin is refused, whatever it carries.
+  app.use((req, res, next) => {
+    if (["GET", "HEAD", "OPTIONS"].includes(req.method)) return next();
+    const origin = req.get("origin");
+    if (origin && origin !== ownOrigin(req, runtime.publicUrl)) {
+      logger.warn({ requestId: locals(res).requestId, origin, path: req.path }, "foreign origin refused");
+      jsonError(res, 403, "FORBIDDEN", `Requests from ${origin} are not allowed`);
+      return;
+    }
+    next();
+  });
+
+  // Who is calling: API key or JWT in Authorization, else the session cookies (refreshed transparently).
+  app.use(async (req, res, next) => {
+    try {
+      const outcome = await authenticateRequest(
+        {
+          authorization: req.get("authorization"),
+          cookieHeader: req.get("cookie"),
+          ip: req.ip ?? null,
+          userAgent: req.get("user-agent") ?? null,
+          cookieContext: cookieContextFor({ protocol: req.protocol, host: req.get("host") }),
+        },
+        runtime,
+        logger,
+      );
+      for (const cookie of outcome.setCookies) res.append("Set-Cookie", cookie);
+      locals(res).auth = outcome.principal;
+      if (outcome.error && req.path.startsWith("/api/")) {
+        res.setHeader("WWW-Authenticate", 'Bearer realm="agentry"');
+        jsonError(res, 401, "UNAUTHORIZED", outcome.error.message);
+        return;
+      }
+      next();
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  const createContext = ({ req, res }: { req: Request; res: Response }): TrpcContext => ({
     db,
     logger,
-    requestId: String(res.locals.requestId),
+    requestId: locals(res).requestId,
+    auth: locals(res).auth ?? null,
+    runtime,
+    client: {
+      ip: req.ip ?? null,
+      userAgent: req.get("user-agent") ?? null,
+      refreshCookie: readSessionCookies(req.get("cookie")).refreshToken ?? null,
+      cookieContext: cookieContextFor({ protocol: req.protocol, host: req.get("host") }),
+    },
+    response: {
+      setCookies: (values) => {
+        for (const value of values) res.append("Set-Cookie", value);
+      },
+      setHeader: (name, value) => res.setHeader(name, value),
+      setStatus: (status) => {
+        locals(res).status = status;
+      },
+      successStatus: () => locals(res).status,
+    },
   });
 
   app.use(
@@ -114,40 +202,50 @@ export function createHttpApp({ db, logger, readiness, remix }: HttpAppOptions) 
       title: "Agentry API",
       version: APP_VERSION,
       baseUrl: "/api/v1",
-      description: "REST API of Agentry. Every operation is also available through the typed tRPC client.",
+      description:
+        "REST API of Agentry. Every operation is also available through the typed tRPC client. Authenticate " +
+        "with `Authorization: Bearer <token>`, where the token is an API key (`agt_…`) or an access token.",
     });
     res.json(openApiDocument);
   });
 
   app.use(
     "/api/v1",
+    restErrorShape,
     createOpenApiExpressMiddleware({
       router: appRouter,
       createContext,
       maxBodySize: 1024 * 1024,
+      // A procedure may ask for 201; errors keep the status of their code.
+      responseMeta: ({ ctx, errors }: { ctx?: TrpcContext; errors: unknown[] }) => {
+        const status = ctx?.response.successStatus();
+        return errors.length === 0 && status ? { status } : {};
+      },
     } as Parameters<typeof createOpenApiExpressMiddleware>[0]),
   );
 
   // Unknown API paths are a JSON 404, not the HTML page of the app.
   app.use("/api", (req, res) => {
-    res.status(404).json({ message: `No API route for ${req.method} ${req.originalUrl}`, code: "NOT_FOUND" });
+    jsonError(res, 404, "NOT_FOUND", `No API route for ${req.method} ${req.originalUrl.split("?")[0]}`);
   });
 
-  const getLoadContext = (_req: Request, res: express.Response) => ({
+  const getLoadContext = (req: Request, res: Response) => ({
     db,
     logger,
-    requestId: String(res.locals.requestId),
+    requestId: locals(res).requestId,
+    auth: locals(res).auth ?? null,
+    runtime,
+    client: {
+      ip: req.ip ?? null,
+      userAgent: req.get("user-agent") ?? null,
+      cookieContext: cookieContextFor({ protocol: req.protocol, host: req.get("host") }),
+      origin: ownOrigin(req, runtime.publicUrl),
+    },
   });
 
   if (!remix) {
     // API-only process: nothing else to serve.
   } else if (remix.mode === "production") {
-    // Fingerprinted assets can be cached forever; everything else briefly.
-    app.use(
-      "/assets",
-      express.static(path.join(remix.clientDir, "assets"), { immutable: true, maxAge: "1y", index: false }),
-    );
-    app.use(express.static(remix.clientDir, { maxAge: "1h", index: false }));
     app.all("*", createRequestHandler({ build: remix.build, getLoadContext }));
   } else {
     const { vite } = remix;
@@ -163,17 +261,15 @@ export function createHttpApp({ db, logger, readiness, remix }: HttpAppOptions) 
   }
 
   const onError: ErrorRequestHandler = (error, req, res, _next) => {
-    const requestId = String(res.locals.requestId);
+    const requestId = locals(res).requestId;
     const status =
       typeof error?.status === "number" && error.status >= 400 && error.status < 500 ? error.status : 500;
     if (status >= 500) logger.error({ err: error, requestId, path: req.path }, "unhandled error");
     else logger.warn({ requestId, path: req.path, status }, String(error?.message ?? "bad request"));
     if (res.headersSent) return;
-    res.status(status).json({
-      message: status >= 500 ? "Internal server error" : String(error?.message ?? "Bad request"),
-      code: status >= 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST",
-      requestId,
-    });
+    if (status >= 500)
+      jsonError(res, 500, "INTERNAL_SERVER_ERROR", `Internal server error (request ${requestId})`);
+    else jsonError(res, status, "BAD_REQUEST", String(error?.message ?? "Bad request"));
   };
   app.use(onError);
 

@@ -9,6 +9,8 @@ import { ensureEmbeddedPostgres } from "#app/db/embedded-postgres.server.ts";
 import { migrate, pendingMigrations } from "#app/db/migrate.server.ts";
 import type { Env } from "#app/env.server.ts";
 import { type Logger, redactDatabaseUrl } from "#app/lib/logger.server.ts";
+import { type AuthConfig, createAuthRuntime } from "#app/modules/auth/runtime.server.ts";
+import { loadOrCreateLocalSecrets } from "#app/platform/local-secrets.server.ts";
 import { startWorker } from "#worker/index.ts";
 import { createHttpApp } from "./http.server.ts";
 
@@ -119,9 +121,17 @@ export async function startAgentry({
     let url: string | undefined;
     if (env.AGENTRY_ROLE !== "worker") {
       const remix = await loadRemix({ rootDir, mode, stack });
+      const auth = createAuthRuntime({
+        db,
+        connectionString: databaseUrl,
+        logger,
+        config: await authConfigFrom(env, logger),
+      });
+      stack.push({ name: "auth", stop: () => auth.close() });
       const app = createHttpApp({
         db,
         logger,
+        auth,
         readiness: {
           db,
           pendingMigrations: () => pendingMigrations({ connectionString: databaseUrl, migrationsDir }),
@@ -145,6 +155,34 @@ export async function startAgentry({
     await stopping;
     throw error;
   }
+}
+
+/** Auth settings from the environment; the JWT secret falls back to the one generated in AGENTRY_DATA_DIR. */
+export async function authConfigFrom(env: Env, logger: Logger): Promise<AuthConfig> {
+  let jwtSecret = env.JWT_SECRET;
+  if (!jwtSecret) {
+    jwtSecret = (await loadOrCreateLocalSecrets(env.dataDir)).jwtSecret;
+    if (env.DATABASE_URL) {
+      logger.warn(
+        "JWT_SECRET is not set: using the secret generated in AGENTRY_DATA_DIR. Set JWT_SECRET when several web processes share this database, or sessions will not carry across them.",
+      );
+    }
+  }
+  return {
+    jwtSecret,
+    publicUrl: env.PUBLIC_URL ? new URL(env.PUBLIC_URL).origin : undefined,
+    authPerMinute: env.RATE_LIMIT_AUTH_PER_MINUTE,
+    apiPerMinute: env.RATE_LIMIT_API_PER_MINUTE,
+    github:
+      env.GITHUB_CLIENT_ID && env.GITHUB_CLIENT_SECRET
+        ? {
+            clientId: env.GITHUB_CLIENT_ID,
+            clientSecret: env.GITHUB_CLIENT_SECRET,
+            webBaseUrl: env.GITHUB_WEB_URL,
+            apiBaseUrl: env.GITHUB_API_URL,
+          }
+        : undefined,
+  };
 }
 
 async function loadRemix({

@@ -4,15 +4,54 @@ import superjson from "superjson";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import { ZodError, z } from "zod";
 import type { Db } from "#app/db/client.server.ts";
-import { type AppErrorCode, isAppError } from "#app/lib/app-error.ts";
+import { AppError, type AppErrorCode, isAppError } from "#app/lib/app-error.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
+import type { Scope } from "#app/modules/auth/auth.types.ts";
+import { hasScope, type Principal } from "#app/modules/auth/authenticate.server.ts";
+import type { CookieContext } from "#app/modules/auth/cookies.server.ts";
+import type { AuthRuntime } from "#app/modules/auth/runtime.server.ts";
+
+/** Facts about the HTTP request a procedure may need (audit trail, cookies). */
+export type ClientInfo = {
+  ip: string | null;
+  userAgent: string | null;
+  /** The refresh token cookie, for refresh and logout by cookie. */
+  refreshCookie: string | null;
+  cookieContext: CookieContext;
+};
+
+/** What a procedure may do to the HTTP response, whichever transport (tRPC, REST) carries it. */
+export type ResponseControl = {
+  setCookies(values: string[]): void;
+  setHeader(name: string, value: string): void;
+  /** Success status for REST (201 for creations); errors get theirs from the error code. */
+  setStatus(status: number): void;
+  /** What setStatus asked for, if anything. */
+  successStatus(): number | undefined;
+};
 
 /** What every procedure sees. Built per request by the HTTP layer (and by tests, directly). */
 export type TrpcContext = {
   db: Db;
   logger: Logger;
   requestId: string;
+  auth: Principal | null;
+  runtime: AuthRuntime;
+  client: ClientInfo;
+  response: ResponseControl;
 };
+
+/**
+ * Who may call a procedure, declared by the builder that made it (never by hand), so a test can walk the
+ * router and prove every procedure has a rule.
+ */
+export type AccessRule =
+  | { kind: "public" }
+  | { kind: "user" }
+  | { kind: "scope"; scope: Scope }
+  | { kind: "session" };
+
+export type AppMeta = OpenApiMeta & { access?: AccessRule };
 
 const TRPC_CODE_FOR: Record<AppErrorCode, TRPC_ERROR_CODE_KEY> = {
   BAD_REQUEST: "BAD_REQUEST",
@@ -29,7 +68,7 @@ const TRPC_CODE_FOR: Record<AppErrorCode, TRPC_ERROR_CODE_KEY> = {
 
 const t = initTRPC
   .context<TrpcContext>()
-  .meta<OpenApiMeta>()
+  .meta<AppMeta>()
   .create({
     // superjson for the typed client (dates, bigints); trpc-to-openapi ignores transformers, so REST stays plain JSON.
     transformer: superjson,
@@ -67,6 +106,59 @@ const errorMapper = t.middleware(async ({ ctx, next, path }) => {
   return result;
 });
 
+/** 429s carry Retry-After on both transports. */
+const retryAfter = t.middleware(async ({ ctx, next }) => {
+  const result = await next();
+  if (!result.ok) {
+    const cause = result.error.cause;
+    if (isAppError(cause) && cause.code === "TOO_MANY_REQUESTS") {
+      const seconds = Number(cause.details?.retryAfterSeconds ?? 60);
+      ctx.response.setHeader("Retry-After", String(Math.max(1, Math.ceil(seconds))));
+    }
+  }
+  return result;
+});
+
+const requireUser = t.middleware(async ({ ctx, next }) => {
+  if (!ctx.auth) throw new AppError("UNAUTHORIZED", "Sign in or send `Authorization: Bearer <token>`");
+  const auth = ctx.auth;
+  // Per key (its own limit when it has one) and per user, across every web process.
+  if (auth.apiKeyId) await ctx.runtime.rateLimits.apiKey(auth.apiKeyId, auth.rateLimitPerMinute ?? undefined);
+  await ctx.runtime.rateLimits.apiUser(auth.userId);
+  return next({ ctx: { ...ctx, auth } });
+});
+
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-export const publicProcedure = t.procedure.use(errorMapper);
+
+const base = t.procedure.use(errorMapper).use(retryAfter);
+
+/** Anyone, signed in or not: sign-up, login, refresh. Say why in the procedure when you use it. */
+export const publicProcedure = base.meta({ access: { kind: "public" } });
+
+/** Any signed-in caller, session or API key, whatever its scopes (e.g. `me`). */
+export const userProcedure = base.meta({ access: { kind: "user" } }).use(requireUser);
+
+/** Signed in, and an API key must carry `scope`; browser sessions and JWTs carry every scope. */
+export function scopedProcedure(scope: Scope) {
+  return base
+    .meta({ access: { kind: "scope", scope } })
+    .use(requireUser)
+    .use(({ ctx, next }) => {
+      if (!hasScope(ctx.auth, scope)) {
+        throw new AppError("FORBIDDEN", `This API key lacks the \`${scope}\` scope`);
+      }
+      return next();
+    });
+}
+
+/** Only an interactive session (browser cookie or its JWT), never an API key: sessions, password, audit log. */
+export const sessionProcedure = base
+  .meta({ access: { kind: "session" } })
+  .use(requireUser)
+  .use(({ ctx, next }) => {
+    if (ctx.auth.kind !== "session") {
+      throw new AppError("FORBIDDEN", "This operation needs a signed-in session; API keys cannot use it");
+    }
+    return next();
+  });

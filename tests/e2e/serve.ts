@@ -9,6 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureEmbeddedPostgres } from "#app/db/embedded-postgres.server.ts";
 import { createLogger } from "#app/lib/logger.server.ts";
+import { startFakeGitHub } from "#tests/mocks/github-oauth.ts";
 import { createDatabase, dropDatabase } from "#tests/setup/database.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -20,6 +21,13 @@ const embedded = given
   : await ensureEmbeddedPostgres({ dataDir: path.join(root, ".data/e2e"), logger });
 const serverUrl = given ?? embedded!.url;
 const { url: databaseUrl, name } = await createDatabase(serverUrl, `agentry_e2e_${Date.now().toString(36)}`);
+
+// GitHub at the network edge: the fake speaks its OAuth and API; specs drive it through /_fake/*.
+const fakeGitHubPort = Number(process.env.E2E_GITHUB_PORT ?? 3106);
+const github = await startFakeGitHub({
+  port: fakeGitHubPort,
+  clients: [{ clientId: "e2e-client", clientSecret: "e2e-secret" }],
+});
 
 const child = spawn(process.execPath, [path.join(root, "build/agentry/server.js")], {
   cwd: root,
@@ -33,6 +41,12 @@ const child = spawn(process.execPath, [path.join(root, "build/agentry/server.js"
     HOST: "127.0.0.1",
     LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? "warn",
     NODE_ENV: "production",
+    GITHUB_CLIENT_ID: "e2e-client",
+    GITHUB_CLIENT_SECRET: "e2e-secret",
+    GITHUB_WEB_URL: github.url,
+    GITHUB_API_URL: github.url,
+    // Specs sign up and in many times a minute from one IP.
+    RATE_LIMIT_AUTH_PER_MINUTE: "1000",
   },
 });
 
@@ -44,6 +58,7 @@ async function cleanup(code: number) {
     child.kill("SIGTERM");
     await new Promise((resolve) => child.once("exit", resolve));
   }
+  await github.close();
   await dropDatabase(serverUrl, name).catch((error) =>
     logger.warn({ err: error }, "could not drop e2e database"),
   );

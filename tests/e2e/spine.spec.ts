@@ -1,3 +1,4 @@
+import { signUp } from "./auth-helpers.ts";
 import { expect, test } from "./fixtures.ts";
 
 test("status page: loader reads the database, the browser queries tRPC, a worker completes a job", async ({
@@ -8,6 +9,7 @@ test("status page: loader reads the database, the browser queries tRPC, a worker
     if (req.url().includes("/api/trpc/")) trpcRequests.push(req.url());
   });
 
+  await signUp(page);
   await page.goto("/status");
   await expect(page.getByRole("heading", { name: "System status" })).toBeVisible();
 
@@ -46,6 +48,7 @@ test("the shell: navigation, keyboard access and dark mode that survives a reloa
   await expect(page.locator("html")).toHaveClass(/dark/);
   await page.screenshot({ path: "test-results/screens/home-dark.png", fullPage: true });
 
+  await signUp(page);
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "System status" }).click();
   await expect(page).toHaveURL(/\/status$/);
   await expect(page.getByTestId("db-version")).toBeVisible();

@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { APP_VERSION } from "#app/lib/version.server.ts";
-import { publicProcedure, router } from "#app/trpc/init.server.ts";
+import { router, userProcedure } from "#app/trpc/init.server.ts";
 import { getSystemStatus } from "./get-system-status.server.ts";
 import { ZGetWorkerProbeInput, ZSystemStatus, ZWorkerProbe } from "./system.types.ts";
 import { createWorkerProbe, getWorkerProbe } from "./worker-probe.server.ts";
 
 export const systemRouter = router({
-  status: publicProcedure
+  status: userProcedure
     .meta({
       openapi: {
         method: "GET",
@@ -19,7 +19,7 @@ export const systemRouter = router({
     .output(ZSystemStatus)
     .query(({ ctx }) => getSystemStatus({ version: APP_VERSION }, ctx.db)),
 
-  createProbe: publicProcedure
+  createProbe: userProcedure
     .meta({
       openapi: {
         method: "POST",
@@ -32,7 +32,7 @@ export const systemRouter = router({
     .output(ZWorkerProbe)
     .mutation(({ ctx }) => createWorkerProbe(ctx.db)),
 
-  probe: publicProcedure
+  probe: userProcedure
     .meta({
       openapi: { method: "GET", path: "/system/probes/{id}", tags: ["system"], summary: "A worker probe" },
     })
