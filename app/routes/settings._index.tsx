@@ -5,13 +5,17 @@ import { Button } from "#app/components/ui/button.tsx";
 import { Field, FormAlert } from "#app/components/ui/field.tsx";
 import { DateTime, Section } from "#app/components/ui/section.tsx";
 import { fieldErrors, formDataObject, useSchemaValidation } from "#app/lib/forms.ts";
-import { changePassword, getUser } from "#app/modules/auth/accounts.server.ts";
+import { changePassword, getSignInMethods, getUser } from "#app/modules/auth/accounts.server.ts";
 import { ZChangePasswordInput } from "#app/modules/auth/auth.types.ts";
 import { formFailure, requireUser } from "#app/modules/auth/web.server.ts";
 
 export async function loader({ context, request }: LoaderFunctionArgs) {
   const auth = requireUser(context, request);
-  return { user: await getUser({ userId: auth.userId }, { db: context.db }) };
+  const [user, methods] = await Promise.all([
+    getUser({ userId: auth.userId }, { db: context.db }),
+    getSignInMethods({ userId: auth.userId }, { db: context.db }),
+  ]);
+  return { user, methods };
 }
 
 export async function action({ context, request }: ActionFunctionArgs) {
@@ -39,7 +43,7 @@ export async function action({ context, request }: ActionFunctionArgs) {
 }
 
 export default function AccountSettings() {
-  const { user } = useLoaderData<typeof loader>();
+  const { user, methods } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const navigation = useNavigation();
   const validation = useSchemaValidation(ZChangePasswordInput);
@@ -70,7 +74,14 @@ export default function AccountSettings() {
           </div>
         </dl>
       </Section>
-      <Section title="Password" description="Changing it signs out every other session.">
+      <Section
+        title={methods.hasPassword ? "Password" : "Set a password"}
+        description={
+          methods.hasPassword
+            ? "Changing it signs out every other session."
+            : "You sign in with GitHub. Set a password to sign in with your email too."
+        }
+      >
         <Form
           ref={form}
           method="post"
@@ -82,14 +93,16 @@ export default function AccountSettings() {
           {result?.ok ? (
             <FormAlert tone="success">Password changed. Other sessions were signed out.</FormAlert>
           ) : null}
-          <Field
-            label="Current password"
-            name="currentPassword"
-            type="password"
-            autoComplete="current-password"
-            error={errors.currentPassword}
-            onChange={() => validation.clear("currentPassword")}
-          />
+          {methods.hasPassword ? (
+            <Field
+              label="Current password"
+              name="currentPassword"
+              type="password"
+              autoComplete="current-password"
+              error={errors.currentPassword}
+              onChange={() => validation.clear("currentPassword")}
+            />
+          ) : null}
           <Field
             label="New password"
             name="newPassword"
@@ -100,7 +113,7 @@ export default function AccountSettings() {
             onChange={() => validation.clear("newPassword")}
           />
           <Button type="submit" disabled={navigation.state !== "idle"}>
-            Change password
+            {methods.hasPassword ? "Change password" : "Set password"}
           </Button>
         </Form>
       </Section>

@@ -122,7 +122,7 @@ export async function login(
 export async function changePassword(
   input: {
     userId: string;
-    currentPassword: string;
+    currentPassword?: string;
     newPassword: string;
     keepSessionId?: string;
   } & RequestInfo,
@@ -137,13 +137,14 @@ export async function changePassword(
   });
   if (!account) throw notFound();
 
-  let valid = false;
-  if (account.passwordHash) valid = await verifyPassword(account.passwordHash, currentPassword);
-  else await burnPasswordCheck(currentPassword);
-  if (!valid) {
-    throw new AppError("BAD_REQUEST", "Current password is incorrect", {
-      issues: [{ path: ["currentPassword"], message: "Current password is incorrect" }],
-    });
+  // An account without a password (GitHub sign-in only) sets its first one: the session proves who this is.
+  if (account.passwordHash) {
+    const valid = currentPassword ? await verifyPassword(account.passwordHash, currentPassword) : false;
+    if (!valid) {
+      throw new AppError("BAD_REQUEST", "Current password is incorrect", {
+        issues: [{ path: ["currentPassword"], message: "Current password is incorrect" }],
+      });
+    }
   }
 
   const passwordHash = await hashPassword(newPassword);
@@ -166,6 +167,21 @@ export async function changePassword(
     });
     return { revokedSessions };
   });
+}
+
+/** What the settings page needs to know about how the user signs in. */
+export async function getSignInMethods(
+  input: { userId: string },
+  deps: Pick<AuthDeps, "db">,
+): Promise<{ hasPassword: boolean; githubLinked: boolean }> {
+  const user = isUuid(input.userId)
+    ? await deps.db.user.findUnique({
+        where: { id: input.userId },
+        select: { passwordHash: true, githubId: true },
+      })
+    : null;
+  if (!user) throw new AppError("NOT_FOUND", "User not found");
+  return { hasPassword: user.passwordHash !== null, githubLinked: user.githubId !== null };
 }
 
 /** The user's public profile; NOT_FOUND when there is no such user. */

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { AppError } from "#app/lib/app-error.ts";
 import { createUser, uniqueEmail } from "#tests/factories/index.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
-import { changePassword, getUser, login, signup } from "./accounts.server.ts";
+import { changePassword, getSignInMethods, getUser, login, signup } from "./accounts.server.ts";
 import { hashPassword, verifyPassword } from "./password.server.ts";
 import { isSessionActive, startSession } from "./sessions.server.ts";
 
@@ -191,6 +191,23 @@ describe("changePassword", () => {
     expect(await audits({ userId: user.id, action: "auth.password.changed" })).toEqual([
       expect.objectContaining({ data: { revokedSessions: 1 } }),
     ]);
+  });
+});
+
+describe("changePassword without a password yet", () => {
+  it("a GitHub-only account sets its first password without a current one; then the current one is required", async () => {
+    const user = await createUser(database.db, { email: uniqueEmail("ghonly"), passwordHash: null });
+    expect(await getSignInMethods({ userId: user.id }, deps())).toMatchObject({ hasPassword: false });
+    await changePassword({ userId: user.id, newPassword: "my first password" }, deps());
+    expect(await getSignInMethods({ userId: user.id }, deps())).toMatchObject({ hasPassword: true });
+    const { user: signedIn } = await login({ email: user.email, password: "my first password" }, deps());
+    expect(signedIn.id).toBe(user.id);
+    await expect(
+      changePassword({ userId: user.id, newPassword: "another password!" }, deps()),
+    ).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: "Current password is incorrect",
+    });
   });
 });
 

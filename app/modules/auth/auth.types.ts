@@ -57,7 +57,8 @@ export const ZLoginInput = z.object({ email: ZEmail, password: ZPresentedPasswor
 export type TLoginInput = z.infer<typeof ZLoginInput>;
 
 export const ZChangePasswordInput = z.object({
-  currentPassword: ZPresentedPassword,
+  /** Required when the account has a password; accounts that only sign in with GitHub set their first one. */
+  currentPassword: z.string().max(1024).optional(),
   newPassword: ZPassword,
 });
 export type TChangePasswordInput = z.infer<typeof ZChangePasswordInput>;

@@ -30,6 +30,7 @@ import { AppError } from "#app/lib/app-error.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
 import { recordAuditEvent } from "./audit.server.ts";
 import { isUniqueViolation, parseInput } from "./deps.server.ts";
+import { revokeUserSessions } from "./sessions.server.ts";
 
 /** Name of the short-lived cookie that carries the OAuth `state` between the two legs. */
 export const GITHUB_STATE_COOKIE = "agentry_github_state";
@@ -395,18 +396,35 @@ export async function resolveGitHubUser(
           );
         }
         // Conditional on githubId still being null: a concurrent sign-in may have linked it first.
+        // Pre-hijacking defence: an account whose email was never verified may have been created by
+        // someone else with this address. GitHub has now proven who owns it, so whatever that someone set
+        // up (password, sessions, API keys) is removed before the owner is let in.
+        const unverified = match.emailVerifiedAt === null;
         const { count } = await tx.user.updateMany({
           where: { id: match.id, githubId: null },
-          data: { githubId, emailVerifiedAt: match.emailVerifiedAt ?? now() },
+          data: { githubId, emailVerifiedAt: now(), ...(unverified ? { passwordHash: null } : {}) },
         });
         if (count === 0) return "retry";
+        if (unverified) {
+          await revokeUserSessions(tx, { userId: match.id, reason: "account_secured" }, now());
+          await tx.apiKey.updateMany({
+            where: { userId: match.id, revokedAt: null },
+            data: { revokedAt: now() },
+          });
+        }
         await recordAuditEvent(tx, {
           userId: match.id,
           action: "auth.oauth.linked",
           ...meta,
           targetType: "github_account",
           targetId: githubId,
-          data: { provider: "github", githubId, login, email: match.email },
+          data: {
+            provider: "github",
+            githubId,
+            login,
+            email: match.email,
+            securedUnverifiedAccount: unverified,
+          },
         });
         await recordAuditEvent(tx, {
           userId: match.id,

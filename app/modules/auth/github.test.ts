@@ -157,6 +157,7 @@ describe("GitHub sign-in flow", () => {
     const existing = await createUser(database.db, {
       email: uniqueEmail("linkme"),
       passwordHash: "$argon2id$x",
+      emailVerifiedAt: new Date("2026-01-01T00:00:00Z"),
     });
     const gh = gitHubUser([
       { email: uniqueEmail("other"), primary: true, verified: true },
@@ -181,6 +182,44 @@ describe("GitHub sign-in flow", () => {
     // Next time it is found by githubId, without a second link event.
     expect(await signIn()).toEqual({ userId: existing.id, linked: false, created: false });
     expect((await auditOf(existing.id)).filter((e) => e.action === "auth.oauth.linked")).toHaveLength(1);
+  });
+
+  it("linking an account whose email was never verified removes what a squatter could have set up", async () => {
+    // Someone signed up with the owner's address (we send no verification mail) and made a key.
+    const squatted = await createUser(database.db, {
+      email: uniqueEmail("squat"),
+      passwordHash: "$argon2id$squatter",
+    });
+    expect(squatted.emailVerifiedAt ?? null).toBeNull();
+    await database.db.refreshToken.create({
+      data: {
+        userId: squatted.id,
+        familyId: "0190b7b0-0000-7000-8000-00000000aaaa",
+        tokenHash: `squatter-${squatted.id}`,
+        expiresAt: new Date(Date.now() + 86_400_000),
+      },
+    });
+    const key = await database.db.apiKey.create({
+      data: {
+        userId: squatted.id,
+        name: "squatter",
+        prefix: `agt_sq${Date.now()}`,
+        keyHash: `h-${squatted.id}`,
+        scopes: [],
+      },
+    });
+    gitHubUser([{ email: squatted.email, primary: true, verified: true }]);
+
+    expect(await signIn()).toEqual({ userId: squatted.id, linked: true, created: false });
+    const user = await database.db.user.findUniqueOrThrow({ where: { id: squatted.id } });
+    expect(user.passwordHash).toBeNull();
+    expect(user.emailVerifiedAt).toBeInstanceOf(Date);
+    expect(await database.db.refreshToken.count({ where: { userId: squatted.id, revokedAt: null } })).toBe(0);
+    expect((await database.db.apiKey.findUniqueOrThrow({ where: { id: key.id } })).revokedAt).toBeInstanceOf(
+      Date,
+    );
+    const link = (await auditOf(squatted.id)).find((e) => e.action === "auth.oauth.linked");
+    expect(link?.data).toMatchObject({ securedUnverifiedAccount: true });
   });
 
   it("never links on an unverified email: unverified-only is FORBIDDEN and writes no user", async () => {
