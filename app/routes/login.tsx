@@ -1,19 +1,13 @@
-import {
-  type ActionFunctionArgs,
-  data,
-  type LoaderFunctionArgs,
-  type MetaFunction,
-  redirect,
-} from "@remix-run/node";
+import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation, useSearchParams } from "@remix-run/react";
 import { AuthCard, GitHubButton } from "#app/components/auth-card.tsx";
 import { Button } from "#app/components/ui/button.tsx";
 import { Field, FormAlert } from "#app/components/ui/field.tsx";
-import { fieldErrors, formDataObject, useSchemaValidation } from "#app/lib/forms.ts";
+import { useSchemaValidation } from "#app/lib/forms.ts";
 import { safeRedirect } from "#app/lib/safe-redirect.ts";
 import { login } from "#app/modules/auth/accounts.server.ts";
 import { ZLoginInput } from "#app/modules/auth/auth.types.ts";
-import { beginWebSession, formFailure, redirectIfSignedIn } from "#app/modules/auth/web.server.ts";
+import { credentialsFormAction, redirectIfSignedIn } from "#app/modules/auth/web.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Sign in · Agentry" }];
 
@@ -23,27 +17,8 @@ export async function loader({ context, request }: LoaderFunctionArgs) {
   return { githubEnabled: context.runtime.github !== null, oauthError: error ? error.slice(0, 200) : null };
 }
 
-export async function action({ request, context }: ActionFunctionArgs) {
-  const form = await request.formData();
-  const redirectTo = safeRedirect(form.get("redirectTo"));
-  const parsed = ZLoginInput.safeParse(formDataObject(form));
-  if (!parsed.success) return data({ errors: fieldErrors(parsed.error), formError: null }, { status: 400 });
-  try {
-    await context.runtime.rateLimits.authIp(context.client.ip ?? "unknown");
-    await context.runtime.rateLimits.authAccount(parsed.data.email);
-    const { user } = await login(
-      {
-        ...parsed.data,
-        ip: context.client.ip ?? undefined,
-        userAgent: context.client.userAgent ?? undefined,
-      },
-      { db: context.db, logger: context.logger },
-    );
-    return redirect(redirectTo, { headers: await beginWebSession(context, user.id) });
-  } catch (error) {
-    const { message, status } = formFailure(error);
-    return data({ errors: {}, formError: message }, { status });
-  }
+export async function action(args: ActionFunctionArgs) {
+  return credentialsFormAction(args, ZLoginInput, login);
 }
 
 export default function LoginPage() {

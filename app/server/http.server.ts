@@ -64,6 +64,15 @@ function ownOrigin(req: Request, publicUrl: string | undefined): string {
 }
 
 type Locals = { requestId: string; auth: Principal | null; status?: number };
+
+/** Who is on the other end of the request, as procedures and loaders see it. */
+function clientOf(req: Request) {
+  return {
+    ip: req.ip ?? null,
+    userAgent: req.get("user-agent") ?? null,
+    cookieContext: cookieContextFor({ protocol: req.protocol, host: req.get("host") }),
+  };
+}
 const locals = (res: Response) => res.locals as Locals;
 
 /** The Express app: health, auth, tRPC, REST (OpenAPI), then Remix for everything else. */
@@ -140,13 +149,7 @@ export function createHttpApp({ db, logger, auth: runtime, readiness, remix }: H
   app.use(async (req, res, next) => {
     try {
       const outcome = await authenticateRequest(
-        {
-          authorization: req.get("authorization"),
-          cookieHeader: req.get("cookie"),
-          ip: req.ip ?? null,
-          userAgent: req.get("user-agent") ?? null,
-          cookieContext: cookieContextFor({ protocol: req.protocol, host: req.get("host") }),
-        },
+        { ...clientOf(req), authorization: req.get("authorization"), cookieHeader: req.get("cookie") },
         runtime,
         logger,
       );
@@ -169,12 +172,7 @@ export function createHttpApp({ db, logger, auth: runtime, readiness, remix }: H
     requestId: locals(res).requestId,
     auth: locals(res).auth ?? null,
     runtime,
-    client: {
-      ip: req.ip ?? null,
-      userAgent: req.get("user-agent") ?? null,
-      refreshCookie: readSessionCookies(req.get("cookie")).refreshToken ?? null,
-      cookieContext: cookieContextFor({ protocol: req.protocol, host: req.get("host") }),
-    },
+    client: { ...clientOf(req), refreshCookie: readSessionCookies(req.get("cookie")).refreshToken ?? null },
     response: {
       setCookies: (values) => {
         for (const value of values) res.append("Set-Cookie", value);
@@ -235,12 +233,7 @@ export function createHttpApp({ db, logger, auth: runtime, readiness, remix }: H
     requestId: locals(res).requestId,
     auth: locals(res).auth ?? null,
     runtime,
-    client: {
-      ip: req.ip ?? null,
-      userAgent: req.get("user-agent") ?? null,
-      cookieContext: cookieContextFor({ protocol: req.protocol, host: req.get("host") }),
-      origin: ownOrigin(req, runtime.publicUrl),
-    },
+    client: { ...clientOf(req), origin: ownOrigin(req, runtime.publicUrl) },
   });
 
   if (!remix) {

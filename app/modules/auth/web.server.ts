@@ -1,5 +1,7 @@
-import { type AppLoadContext, redirect } from "@remix-run/node";
+import { type AppLoadContext, data, redirect } from "@remix-run/node";
+import type { z } from "zod";
 import { APP_ERROR_STATUS, isAppError } from "#app/lib/app-error.ts";
+import { type FieldErrors, fieldErrors, formDataObject } from "#app/lib/forms.ts";
 import { safeRedirect } from "#app/lib/safe-redirect.ts";
 import type { Principal } from "./authenticate.server.ts";
 import { clearedSessionCookies, sessionCookies } from "./cookies.server.ts";
@@ -64,4 +66,41 @@ export async function endWebSession(context: AppLoadContext): Promise<Headers> {
 export function formFailure(error: unknown): { message: string; status: number } {
   if (isAppError(error)) return { message: error.message, status: APP_ERROR_STATUS[error.code] };
   throw error;
+}
+
+/**
+ * The action of the login and sign-up forms: validate with the shared schema, rate-limit by IP and by
+ * account, run the use case, start a browser session and go on to `redirectTo`. Errors come back as
+ * `{ errors, formError }` with the status of the failure.
+ */
+export async function credentialsFormAction<S extends z.ZodType<{ email: string }>>(
+  { request, context }: { request: Request; context: AppLoadContext },
+  schema: S,
+  run: (
+    input: z.infer<S> & { ip?: string; userAgent?: string },
+    deps: { db: AppLoadContext["db"]; logger: AppLoadContext["logger"] },
+  ) => Promise<{ user: { id: string } }>,
+) {
+  const form = await request.formData();
+  const redirectTo = safeRedirect(form.get("redirectTo"));
+  const parsed = schema.safeParse(formDataObject(form));
+  if (!parsed.success) {
+    return data({ errors: fieldErrors(parsed.error), formError: null as string | null }, { status: 400 });
+  }
+  try {
+    await context.runtime.rateLimits.authIp(context.client.ip ?? "unknown");
+    await context.runtime.rateLimits.authAccount(parsed.data.email);
+    const { user } = await run(
+      {
+        ...parsed.data,
+        ip: context.client.ip ?? undefined,
+        userAgent: context.client.userAgent ?? undefined,
+      },
+      { db: context.db, logger: context.logger },
+    );
+    return redirect(redirectTo, { headers: await beginWebSession(context, user.id) });
+  } catch (error) {
+    const { message, status } = formFailure(error);
+    return data({ errors: {} as FieldErrors, formError: message as string | null }, { status });
+  }
 }
