@@ -248,6 +248,17 @@ describe("API keys", () => {
     expect((await get("/api/v1/audit-events", bearer(key))).status).toBe(403);
   });
 
+  it("a key with keys:manage cannot mint a key with more scopes than it has", async () => {
+    const user = await signupViaApi(base);
+    const { key } = (await createKey(user.accessToken, { name: "manager", scopes: ["keys:manage", "runs:read"] }))
+      .body as { key: string };
+    const escalate = await createKey(key, { name: "escalated", scopes: ["runs:write"] });
+    expect(escalate.status).toBe(403);
+    expect((escalate.body as { error: { message: string } }).error.message).toContain("runs:write");
+    const within = await createKey(key, { name: "narrower", scopes: ["runs:read"] });
+    expect(within.status).toBe(201);
+  });
+
   it("an expired key is refused; a key with a typo is refused", async () => {
     const user = await signupViaApi(base);
     const { id, key } = (await createKey(user.accessToken, { name: "soon", scopes: ["runs:read"] })).body as {

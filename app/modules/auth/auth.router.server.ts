@@ -291,6 +291,13 @@ export const apiKeysRouter = router({
     .input(ZCreateApiKeyInput)
     .output(ZCreatedApiKey)
     .mutation(async ({ ctx, input }) => {
+      // A key may mint keys only within its own scopes; otherwise keys:manage would be every scope.
+      if (ctx.auth.kind === "api_key") {
+        const beyond = input.scopes.filter((scope) => !ctx.auth.scopes.includes(scope));
+        if (beyond.length > 0) {
+          throw new AppError("FORBIDDEN", `An API key cannot grant scopes it does not have: ${beyond.join(", ")}`);
+        }
+      }
       const created = await createApiKey({ userId: ctx.auth.userId, ...input }, audit(ctx));
       ctx.response.setStatus(201);
       return created;
