@@ -250,8 +250,9 @@ describe("API keys", () => {
 
   it("a key with keys:manage cannot mint a key with more scopes than it has", async () => {
     const user = await signupViaApi(base);
-    const { key } = (await createKey(user.accessToken, { name: "manager", scopes: ["keys:manage", "runs:read"] }))
-      .body as { key: string };
+    const { key } = (
+      await createKey(user.accessToken, { name: "manager", scopes: ["keys:manage", "runs:read"] })
+    ).body as { key: string };
     const escalate = await createKey(key, { name: "escalated", scopes: ["runs:write"] });
     expect(escalate.status).toBe(403);
     expect((escalate.body as { error: { message: string } }).error.message).toContain("runs:write");

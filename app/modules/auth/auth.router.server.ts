@@ -295,7 +295,10 @@ export const apiKeysRouter = router({
       if (ctx.auth.kind === "api_key") {
         const beyond = input.scopes.filter((scope) => !ctx.auth.scopes.includes(scope));
         if (beyond.length > 0) {
-          throw new AppError("FORBIDDEN", `An API key cannot grant scopes it does not have: ${beyond.join(", ")}`);
+          throw new AppError(
+            "FORBIDDEN",
+            `An API key cannot grant scopes it does not have: ${beyond.join(", ")}`,
+          );
         }
       }
       const created = await createApiKey({ userId: ctx.auth.userId, ...input }, audit(ctx));
