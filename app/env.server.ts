@@ -67,6 +67,12 @@ export const ZEnv = z.object({
   RATE_LIMIT_AUTH_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
   /** API requests per minute per API key (unless the key sets its own) and per user. */
   RATE_LIMIT_API_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  /** Allow importing a project from a folder on the server's disk (POST /api/v1/projects/{id}/import-local). */
+  AGENTRY_ALLOW_LOCAL_IMPORT: booleanish.default(false),
+  /** Import limits: archive size, number of files, size of one text file. */
+  IMPORT_MAX_ARCHIVE_MB: z.coerce.number().min(1).max(10_000).default(50),
+  IMPORT_MAX_FILES: z.coerce.number().int().min(1).max(1_000_000).default(5_000),
+  IMPORT_MAX_FILE_KB: z.coerce.number().int().min(1).max(1_000_000).default(2_048),
   /** Seconds web and worker get to finish in-flight work on SIGTERM before they are stopped hard. */
   SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(25),
 });

@@ -40,6 +40,7 @@ export async function loader({ context }: LoaderFunctionArgs) {
 /** Pages of the app shell, for signed-in users. Later features add their entries here. */
 const NAV = [
   { to: "/", label: "Home", end: true },
+  { to: "/projects", label: "Projects", end: false },
   { to: "/settings", label: "Settings", end: false },
   { to: "/status", label: "System status", end: false },
 ];

@@ -8,12 +8,15 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { strToU8, zipSync } from "fflate";
 import { createPrismaClient } from "#app/db/client.server.ts";
 import { ensureEmbeddedPostgres } from "#app/db/embedded-postgres.server.ts";
 import { migrate } from "#app/db/migrate.server.ts";
 import { createLogger } from "#app/lib/logger.server.ts";
 import { hashPassword, verifyPassword } from "#app/modules/auth/password.server.ts";
 import { createAuthRuntime } from "#app/modules/auth/runtime.server.ts";
+import { importZip } from "#app/modules/projects/import.server.ts";
+import { createProject } from "#app/modules/projects/projects.server.ts";
 import { createWorkerProbe, getWorkerProbe } from "#app/modules/system/worker-probe.server.ts";
 import { createHttpApp } from "#app/server/http.server.ts";
 import { createDatabase, dropDatabase } from "#tests/setup/database-server.ts";
@@ -151,6 +154,28 @@ try {
     },
     "includes 1 ms polling granularity",
   );
+
+  // Import: a zip of small source files into a fresh project each time (inflate, classify, batched writes).
+  const benchUser = await db.user.findUniqueOrThrow({ where: { email }, select: { id: true } });
+  for (const count of [2_000, 5_000]) {
+    const files: Record<string, Uint8Array> = {};
+    for (let i = 0; i < count; i += 1) {
+      files[`repo-main/src/m${Math.floor(i / 100)}/file${i}.ts`] = strToU8(
+        `// file ${i}\nexport function f${i}(x: number): number {\n  return x * ${i};\n}\n`,
+      );
+    }
+    const zip = zipSync(files);
+    await measure(
+      `importZip ${count.toLocaleString("en")} files`,
+      3,
+      async () => {
+        const project = await createProject({ userId: benchUser.id, name: `bench ${count}` }, { db });
+        const result = await importZip({ userId: benchUser.id, projectId: project.id, data: zip }, { db });
+        if (result.created !== count) throw new Error(`imported ${result.created} of ${count}`);
+      },
+      `${Math.round(zip.byteLength / 1024)} KB zip; includes creating the project`,
+    );
+  }
 
   await worker.stop();
   server.closeAllConnections();

@@ -39,7 +39,7 @@ export default function Index() {
         <div className="mt-6 flex gap-3">
           {signedIn ? (
             <Button asChild>
-              <Link to="/status">Check system status</Link>
+              <Link to="/projects">Go to your projects</Link>
             </Button>
           ) : (
             <Button asChild>

@@ -5,7 +5,13 @@ import type { NextFunction, Request, Response } from "express";
  * stable string (BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, TOO_MANY_REQUESTS, ...).
  */
 export type ApiErrorBody = {
-  error: { code: string; message: string; issues?: Array<{ path: Array<string | number>; message: string }> };
+  error: {
+    code: string;
+    message: string;
+    issues?: Array<{ path: Array<string | number>; message: string }>;
+    /** Facts for the caller to act on, e.g. a conflict's `currentVersion`. */
+    details?: Record<string, unknown>;
+  };
 };
 
 export function jsonError(
@@ -20,6 +26,7 @@ export function jsonError(
 }
 
 type OpenApiErrorBody = {
+  data?: { details?: Record<string, unknown> };
   code?: unknown;
   message?: unknown;
   issues?: Array<{ path?: Array<string | number>; message?: string }>;
@@ -50,6 +57,7 @@ function reshape(raw: string, req: Request): string {
       code: parsed.code,
       message,
       ...(issues && issues.length > 0 ? { issues } : {}),
+      ...(parsed.data?.details ? { details: parsed.data.details } : {}),
     },
   };
   return JSON.stringify(body);

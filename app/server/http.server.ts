@@ -16,6 +16,8 @@ import {
   readSessionCookies,
 } from "#app/modules/auth/cookies.server.ts";
 import type { AuthRuntime } from "#app/modules/auth/runtime.server.ts";
+import type { ImportLimits } from "#app/modules/projects/import.server.ts";
+import { projectZipRoutes } from "#app/modules/projects/zip.http.server.ts";
 import type { TrpcContext } from "#app/trpc/init.server.ts";
 import { appRouter } from "#app/trpc/router.server.ts";
 import { jsonError, restErrorShape } from "./api-errors.server.ts";
@@ -37,6 +39,8 @@ export type HttpAppOptions = {
   db: Db;
   logger: Logger;
   auth: AuthRuntime;
+  /** Import limits and whether importing from a server-side folder is allowed (operator's choice). */
+  projects?: { limits?: Partial<ImportLimits>; allowLocalImport?: boolean };
   /** How /readyz decides: database reachable and no migration pending. */
   readiness: ReadinessCheck;
   /**
@@ -63,6 +67,9 @@ function ownOrigin(req: Request, publicUrl: string | undefined): string {
   return publicUrl ? new URL(publicUrl).origin : `${req.protocol}://${req.get("host")}`;
 }
 
+/** JSON bodies: a file save carries up to 2 MB of text, plus JSON escaping. */
+const MAX_JSON_BODY_BYTES = 3 * 1024 * 1024;
+
 type Locals = { requestId: string; auth: Principal | null; status?: number };
 
 /** Who is on the other end of the request, as procedures and loaders see it. */
@@ -76,7 +83,14 @@ function clientOf(req: Request) {
 const locals = (res: Response) => res.locals as Locals;
 
 /** The Express app: health, auth, tRPC, REST (OpenAPI), then Remix for everything else. */
-export function createHttpApp({ db, logger, auth: runtime, readiness, remix }: HttpAppOptions) {
+export function createHttpApp({
+  db,
+  logger,
+  auth: runtime,
+  readiness,
+  remix,
+  projects = {},
+}: HttpAppOptions) {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", "loopback");
@@ -190,7 +204,7 @@ export function createHttpApp({ db, logger, auth: runtime, readiness, remix }: H
     createExpressMiddleware({
       router: appRouter,
       createContext,
-      maxBodySize: 1024 * 1024,
+      maxBodySize: MAX_JSON_BODY_BYTES,
     }),
   );
 
@@ -207,13 +221,15 @@ export function createHttpApp({ db, logger, auth: runtime, readiness, remix }: H
     res.json(openApiDocument);
   });
 
+  app.use(projectZipRoutes({ db, logger, runtime, ...projects }));
+
   app.use(
     "/api/v1",
     restErrorShape,
     createOpenApiExpressMiddleware({
       router: appRouter,
       createContext,
-      maxBodySize: 1024 * 1024,
+      maxBodySize: MAX_JSON_BODY_BYTES,
       // A procedure may ask for 201; errors keep the status of their code.
       responseMeta: ({ ctx, errors }: { ctx?: TrpcContext; errors: unknown[] }) => {
         const status = ctx?.response.successStatus();

@@ -132,6 +132,14 @@ export async function startAgentry({
         db,
         logger,
         auth,
+        projects: {
+          allowLocalImport: env.AGENTRY_ALLOW_LOCAL_IMPORT,
+          limits: {
+            maxArchiveBytes: env.IMPORT_MAX_ARCHIVE_MB * 1024 * 1024,
+            maxFiles: env.IMPORT_MAX_FILES,
+            maxFileBytes: env.IMPORT_MAX_FILE_KB * 1024,
+          },
+        },
         readiness: {
           db,
           pendingMigrations: () => pendingMigrations({ connectionString: databaseUrl, migrationsDir }),

@@ -81,6 +81,8 @@ const t = initTRPC
           // Never leak stack traces to clients.
           stack: undefined,
           issues: cause instanceof ZodError ? z.flattenError(cause) : undefined,
+          // What a service chose to tell the caller (a conflict's current version, a retry delay).
+          details: isAppError(cause) ? cause.details : undefined,
         },
       };
     },

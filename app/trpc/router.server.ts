@@ -4,6 +4,7 @@ import {
   authRouter,
   sessionsRouter,
 } from "#app/modules/auth/auth.router.server.ts";
+import { projectsRouter } from "#app/modules/projects/projects.router.server.ts";
 import { systemRouter } from "#app/modules/system/system.router.server.ts";
 import { router } from "./init.server.ts";
 
@@ -13,6 +14,7 @@ export const appRouter = router({
   apiKeys: apiKeysRouter,
   audit: auditRouter,
   system: systemRouter,
+  projects: projectsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppMeta } from "#app/trpc/init.server.ts";
 import { createCallerFactory } from "#app/trpc/init.server.ts";
 import { appRouter } from "#app/trpc/router.server.ts";
+import { createFile, createProject } from "#tests/factories/index.ts";
 import {
   postJson,
   sessionPrincipal,
@@ -17,7 +18,15 @@ import {
  * answer 403/404 (or, for lists, show none of A's rows). A procedure missing from CASES fails the test, so
  * every later feature has to say here how it is scoped.
  */
-type Fixtures = { sessionId: string; apiKeyId: string; userId: string };
+type Fixtures = {
+  sessionId: string;
+  apiKeyId: string;
+  userId: string;
+  /** A project of A, with one file at `filePath` (version 1, content FILE_CONTENT). */
+  projectId: string;
+  filePath: string;
+};
+const FILE_CONTENT = "A's secret file\n";
 type Case =
   /** Anyone may call it; it touches no one's data by id (sign-up, login, refresh). */
   | { kind: "public" }
@@ -33,6 +42,20 @@ type Case =
     }
   /** Lists the caller's things: B's answer must not mention any of A's ids. */
   | { kind: "list"; input?: unknown };
+
+/** A's project still exists, unrenamed and unarchived. */
+async function projectIntact(server: TestServer, a: Fixtures): Promise<boolean> {
+  const project = await server.database.db.project.findUnique({ where: { id: a.projectId } });
+  return project !== null && project.name === "A's project" && project.archivedAt === null;
+}
+
+/** A's file is still where it was, at version 1 with its content. */
+async function fileIntact(server: TestServer, a: Fixtures): Promise<boolean> {
+  const file = await server.database.db.codeSnippet.findFirst({
+    where: { projectId: a.projectId, path: a.filePath },
+  });
+  return (await projectIntact(server, a)) && file?.version === 1 && file.content === FILE_CONTENT;
+}
 
 const CASES: Record<string, Case> = {
   "auth.signup": { kind: "public" },
@@ -59,6 +82,56 @@ const CASES: Record<string, Case> = {
       (await server.database.db.apiKey.findUniqueOrThrow({ where: { id: a.apiKeyId } })).revokedAt === null,
   },
   "audit.list": { kind: "list", input: {} },
+  "projects.create": { kind: "self" },
+  "projects.list": { kind: "list" },
+  "projects.get": { kind: "owned", input: (a) => ({ id: a.projectId }), survives: projectIntact },
+  "projects.update": {
+    kind: "owned",
+    input: (a) => ({ id: a.projectId, name: "Taken by B", archived: true }),
+    survives: projectIntact,
+  },
+  "projects.delete": { kind: "owned", input: (a) => ({ id: a.projectId }), survives: projectIntact },
+  "projects.listFiles": { kind: "owned", input: (a) => ({ id: a.projectId }), survives: fileIntact },
+  "projects.readFile": {
+    kind: "owned",
+    input: (a) => ({ id: a.projectId, path: a.filePath }),
+    survives: fileIntact,
+  },
+  "projects.saveFile": {
+    kind: "owned",
+    input: (a) => ({ id: a.projectId, path: a.filePath, content: "overwritten by B", baseVersion: 1 }),
+    survives: fileIntact,
+  },
+  "projects.deleteFile": {
+    kind: "owned",
+    input: (a) => ({ id: a.projectId, path: a.filePath }),
+    survives: fileIntact,
+  },
+  "projects.moveFile": {
+    kind: "owned",
+    input: (a) => ({ id: a.projectId, from: a.filePath, to: "stolen/by-b.txt" }),
+    survives: fileIntact,
+  },
+  "projects.listFileVersions": {
+    kind: "owned",
+    input: (a) => ({ id: a.projectId, path: a.filePath }),
+    survives: fileIntact,
+  },
+  "projects.readFileVersion": {
+    kind: "owned",
+    input: (a) => ({ id: a.projectId, path: a.filePath, version: 1 }),
+    survives: fileIntact,
+  },
+  "projects.diffFileVersions": {
+    kind: "owned",
+    input: (a) => ({ id: a.projectId, path: a.filePath, from: 1, to: 1 }),
+    survives: fileIntact,
+  },
+  "projects.restoreFileVersion": {
+    kind: "owned",
+    input: (a) => ({ id: a.projectId, path: a.filePath, version: 1, baseVersion: 1 }),
+    survives: fileIntact,
+  },
   "system.status": { kind: "system" },
   "system.createProbe": { kind: "system" },
   "system.probe": { kind: "system" },
@@ -91,10 +164,19 @@ beforeAll(async () => {
     { name: "A's key", scopes: ["runs:read"] },
     { authorization: `Bearer ${userA.accessToken}` },
   );
+  const project = await createProject(server.database.db, { userId: userA.userId, name: "A's project" });
+  const file = await createFile(server.database.db, {
+    userId: userA.userId,
+    projectId: project.id,
+    path: "a-secret/notes.txt",
+    content: FILE_CONTENT,
+  });
   a = {
     userId: userA.userId,
     sessionId: sessionIdOf(userA.accessToken),
     apiKeyId: (key.body as { id: string }).id,
+    projectId: project.id,
+    filePath: file.path,
   };
   const userB = await signupViaApi(server.base);
   b = { userId: userB.userId, sessionId: sessionIdOf(userB.accessToken) };

@@ -1,0 +1,214 @@
+import * as DropdownMenu from "@radix-ui/react-dropdown-menu";
+import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import {
+  Await,
+  isRouteErrorResponse,
+  Link,
+  useFetcher,
+  useLoaderData,
+  useRouteError,
+} from "@remix-run/react";
+import { Suspense, useRef, useState } from "react";
+import { exportUrl } from "#app/components/projects/api.ts";
+import { DeleteProjectDialog, EditProjectDialog } from "#app/components/projects/project-dialogs.tsx";
+import { Workspace } from "#app/components/projects/workspace.tsx";
+import { Button } from "#app/components/ui/button.tsx";
+import { Skeleton } from "#app/components/ui/card.tsx";
+import { FormAlert } from "#app/components/ui/field.tsx";
+import { isAppError } from "#app/lib/app-error.ts";
+import { requireUser } from "#app/modules/auth/web.server.ts";
+import { getProject, listFiles } from "#app/modules/projects/index.server.ts";
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: data ? `${data.project.name} · Projects · Agentry` : "Project · Agentry" },
+];
+
+export async function loader({ context, request, params }: LoaderFunctionArgs) {
+  const auth = requireUser(context, request);
+  const projectId = params.projectId ?? "";
+  const deps = { db: context.db };
+  const project = await getProject({ userId: auth.userId, projectId }, deps).catch((error: unknown) => {
+    // Someone else's project and a missing one look the same.
+    if (isAppError(error) && error.code === "NOT_FOUND")
+      throw new Response("Project not found", { status: 404 });
+    throw error;
+  });
+  // The tree streams in after the header (a big project's list is the slow part).
+  const files = listFiles({ userId: auth.userId, projectId }, deps);
+  files.catch(() => undefined);
+  return {
+    project: {
+      id: project.id,
+      name: project.name,
+      description: project.description,
+      archivedAt: project.archivedAt,
+      fileCount: project.fileCount,
+    },
+    files,
+    initialPath: new URL(request.url).searchParams.get("file"),
+  };
+}
+
+function WorkspaceSkeleton() {
+  return (
+    <div
+      className="flex h-[calc(100vh-14rem)] min-h-[30rem] overflow-hidden rounded-lg border border-zinc-200 dark:border-zinc-800"
+      role="status"
+      aria-label="Loading files"
+    >
+      <div className="w-64 space-y-2.5 border-r border-zinc-200 p-3 dark:border-zinc-800">
+        {["w-40", "w-28", "w-36", "w-24", "w-32", "w-20"].map((w) => (
+          <Skeleton key={w} className={`block h-4 ${w}`} />
+        ))}
+      </div>
+      <div className="flex-1" />
+    </div>
+  );
+}
+
+function ProjectMenu({
+  project,
+  onEdit,
+  onDelete,
+}: {
+  project: { id: string; name: string; archivedAt: Date | string | null };
+  onEdit: () => void;
+  onDelete: () => void;
+}) {
+  const fetcher = useFetcher();
+  const archived = Boolean(project.archivedAt);
+  const item =
+    "block w-full cursor-default rounded px-2 py-1.5 text-left text-zinc-700 outline-none select-none data-[highlighted]:bg-zinc-100 dark:text-zinc-300 dark:data-[highlighted]:bg-zinc-800";
+  return (
+    <DropdownMenu.Root>
+      <DropdownMenu.Trigger asChild>
+        <Button variant="secondary" aria-label="More project actions" className="px-2.5">
+          <svg width="16" height="16" viewBox="0 0 24 24" fill="currentColor" aria-hidden="true">
+            <circle cx="5" cy="12" r="1.8" />
+            <circle cx="12" cy="12" r="1.8" />
+            <circle cx="19" cy="12" r="1.8" />
+          </svg>
+        </Button>
+      </DropdownMenu.Trigger>
+      <DropdownMenu.Portal>
+        <DropdownMenu.Content
+          align="end"
+          sideOffset={4}
+          className="z-50 min-w-44 rounded-md border border-zinc-200 bg-white p-1 text-sm shadow-lg dark:border-zinc-800 dark:bg-zinc-900"
+        >
+          <DropdownMenu.Item className={item} onSelect={onEdit}>
+            Edit details…
+          </DropdownMenu.Item>
+          <DropdownMenu.Item
+            className={item}
+            onSelect={() =>
+              fetcher.submit(
+                { intent: archived ? "unarchive" : "archive", id: project.id },
+                { method: "post", action: "/projects?index" },
+              )
+            }
+          >
+            {archived ? "Unarchive" : "Archive"}
+          </DropdownMenu.Item>
+          <DropdownMenu.Separator className="my-1 h-px bg-zinc-200 dark:bg-zinc-800" />
+          <DropdownMenu.Item className={`${item} text-red-700 dark:text-red-400`} onSelect={onDelete}>
+            Delete…
+          </DropdownMenu.Item>
+        </DropdownMenu.Content>
+      </DropdownMenu.Portal>
+    </DropdownMenu.Root>
+  );
+}
+
+function ProjectView({ project, files, initialPath }: ReturnType<typeof useLoaderData<typeof loader>>) {
+  // The first streamed list seeds the workspace; after that the tree refreshes itself. Revalidations
+  // (after editing the details) bring a new promise that must not suspend the editor again.
+  const firstFiles = useRef(files).current;
+  const [importOpen, setImportOpen] = useState(false);
+  const [editing, setEditing] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  return (
+    <div className="space-y-4">
+      <div className="flex flex-wrap items-start justify-between gap-4">
+        <div className="min-w-0">
+          <nav aria-label="Breadcrumb" className="text-sm text-zinc-500">
+            <Link to="/projects" className="hover:text-zinc-900 hover:underline dark:hover:text-zinc-100">
+              Projects
+            </Link>
+            <span aria-hidden="true"> /</span>
+          </nav>
+          <div className="mt-0.5 flex items-center gap-2">
+            <h1 className="truncate text-2xl font-semibold tracking-tight">{project.name}</h1>
+            {project.archivedAt ? (
+              <span className="rounded-full border border-zinc-300 px-2 py-0.5 text-xs font-medium text-zinc-500 dark:border-zinc-700">
+                Archived
+              </span>
+            ) : null}
+          </div>
+          {project.description ? (
+            <p className="mt-1 max-w-3xl text-sm text-zinc-600 dark:text-zinc-400">{project.description}</p>
+          ) : null}
+        </div>
+        <div className="flex shrink-0 items-center gap-2">
+          <Button variant="secondary" onClick={() => setImportOpen(true)}>
+            Import
+          </Button>
+          <Button variant="secondary" asChild>
+            <a href={exportUrl(project.id)} download>
+              Export .zip
+            </a>
+          </Button>
+          <ProjectMenu project={project} onEdit={() => setEditing(true)} onDelete={() => setDeleting(true)} />
+        </div>
+      </div>
+      <Suspense fallback={<WorkspaceSkeleton />}>
+        <Await
+          resolve={firstFiles}
+          errorElement={<FormAlert>The files could not be loaded. Reload the page to try again.</FormAlert>}
+        >
+          {(list) => (
+            <Workspace
+              projectId={project.id}
+              initialFiles={list}
+              initialPath={initialPath}
+              importOpen={importOpen}
+              onImportOpenChange={setImportOpen}
+            />
+          )}
+        </Await>
+      </Suspense>
+      <EditProjectDialog project={editing ? project : null} onClose={() => setEditing(false)} />
+      <DeleteProjectDialog
+        project={deleting ? project : null}
+        onClose={() => setDeleting(false)}
+        redirectTo="/projects"
+      />
+    </div>
+  );
+}
+
+export default function ProjectPage() {
+  const data = useLoaderData<typeof loader>();
+  // A different project is a different page: fresh state, drafts and tree.
+  return <ProjectView key={data.project.id} {...data} />;
+}
+
+export function ErrorBoundary() {
+  const error = useRouteError();
+  const missing = isRouteErrorResponse(error) && error.status === 404;
+  return (
+    <div className="mx-auto max-w-md py-16 text-center" role="alert">
+      <h1 className="text-2xl font-semibold tracking-tight">
+        {missing ? "Project not found" : "This project could not be opened"}
+      </h1>
+      <p className="mt-2 text-sm text-zinc-600 dark:text-zinc-400">
+        {missing
+          ? "It does not exist, or it belongs to another account."
+          : "An unexpected error occurred. The details are in the server log."}
+      </p>
+      <Button asChild className="mt-6">
+        <Link to="/projects">All projects</Link>
+      </Button>
+    </div>
+  );
+}
