@@ -42,15 +42,18 @@ export default defineConfig({
       "@radix-ui/react-dialog",
       "fflate",
       "zod",
+      // Route modules import these at the top for their loaders and actions; in dev the browser still
+      // requests them (the production build drops them).
+      "@remix-run/node",
+      "cookie",
       // The editor chunk: found only when it is first opened, which would otherwise reload the page then.
       "monaco-editor",
       "@monaco-editor/react",
     ],
-    // Server-only packages that route modules reach through their loaders' and actions' imports (stripped
-    // from the browser build, but followed by the dev scanner). Never bundled for the browser: otherwise
-    // they are "discovered" mid-session and the page reloads (and @node-rs/argon2's browser build needs
-    // an optional WASM package that is not installed).
-    exclude: ["@node-rs/argon2", "@remix-run/node", "cookie", "express", "@trpc/server", "diff"],
+    // Server-only packages reached only through `*.server.ts` modules, which the dev scanner follows although
+    // the browser never loads them. Excluded, or they are "discovered" mid-session and the page reloads
+    // (and @node-rs/argon2's browser build needs an optional WASM package that is not installed).
+    exclude: ["@node-rs/argon2", "express", "@trpc/server", "diff"],
   },
   server: { hmr: { port: 24678 } },
   build: { target: "es2022" },

@@ -67,8 +67,15 @@ export const ZEnv = z.object({
   RATE_LIMIT_AUTH_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
   /** API requests per minute per API key (unless the key sets its own) and per user. */
   RATE_LIMIT_API_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
-  /** Allow importing a project from a folder on the server's disk (POST /api/v1/projects/{id}/import-local). */
-  AGENTRY_ALLOW_LOCAL_IMPORT: booleanish.default(false),
+  /**
+   * Allow importing projects from folders on the server's disk (POST /api/v1/projects/{id}/import-local),
+   * only below this absolute path. Unset: disabled.
+   */
+  AGENTRY_LOCAL_IMPORT_ROOT: z
+    .string()
+    .refine((v) => v === "" || path.isAbsolute(v), "AGENTRY_LOCAL_IMPORT_ROOT must be an absolute path")
+    .optional()
+    .transform((v) => v || undefined),
   /** Import limits: archive size, number of files, size of one text file. */
   IMPORT_MAX_ARCHIVE_MB: z.coerce.number().min(1).max(10_000).default(50),
   IMPORT_MAX_FILES: z.coerce.number().int().min(1).max(1_000_000).default(5_000),

@@ -40,7 +40,7 @@ export type HttpAppOptions = {
   logger: Logger;
   auth: AuthRuntime;
   /** Import limits and whether importing from a server-side folder is allowed (operator's choice). */
-  projects?: { limits?: Partial<ImportLimits>; allowLocalImport?: boolean };
+  projects?: { limits?: Partial<ImportLimits>; localImportRoot?: string | null };
   /** How /readyz decides: database reachable and no migration pending. */
   readiness: ReadinessCheck;
   /**

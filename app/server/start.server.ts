@@ -133,7 +133,7 @@ export async function startAgentry({
         logger,
         auth,
         projects: {
-          allowLocalImport: env.AGENTRY_ALLOW_LOCAL_IMPORT,
+          localImportRoot: env.AGENTRY_LOCAL_IMPORT_ROOT ?? null,
           limits: {
             maxArchiveBytes: env.IMPORT_MAX_ARCHIVE_MB * 1024 * 1024,
             maxFiles: env.IMPORT_MAX_FILES,

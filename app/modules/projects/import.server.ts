@@ -475,8 +475,9 @@ export async function importZip(
 }
 
 /**
- * Import a directory of the server's file system, when the operator allows it (`allowed`, from
- * AGENTRY_ALLOW_LOCAL_IMPORT=true; FORBIDDEN otherwise). Symbolic links are never followed (skipped and
+ * Import a directory of the server's file system, only inside the folder the operator named
+ * (`allowedRoot`, from AGENTRY_LOCAL_IMPORT_ROOT; FORBIDDEN when unset or when `dir` resolves outside
+ * it, so no user can import the app's own data or system files). Symbolic links are never followed (skipped and
  * reported), every file must resolve inside `dir`, ignored folders are not even walked. Same limits,
  * skip list and binary handling as {@link importZip}; no top folder is stripped (`dir` is the root).
  */
@@ -485,15 +486,15 @@ export async function importLocalDirectory(
     userId: string;
     projectId: string;
     dir: string;
-    allowed: boolean;
+    allowedRoot: string | null | undefined;
     limits?: Partial<ImportLimits>;
   },
   deps: ProjectsDeps,
 ): Promise<ImportResult> {
-  if (!input.allowed) {
+  if (!input.allowedRoot) {
     throw new AppError(
       "FORBIDDEN",
-      "Importing from a server directory is disabled; the operator can enable it with AGENTRY_ALLOW_LOCAL_IMPORT=true",
+      "Importing from a server directory is disabled; the operator can allow one folder with AGENTRY_LOCAL_IMPORT_ROOT",
     );
   }
   const limits = withLimits(input.limits);
@@ -506,6 +507,10 @@ export async function importLocalDirectory(
     if (!(await lstat(root)).isDirectory()) throw new Error("not a directory");
   } catch {
     throw new AppError("BAD_REQUEST", `Not a readable directory: ${input.dir}`);
+  }
+  const allowedRoot = await realpath(input.allowedRoot).catch(() => null);
+  if (!allowedRoot || (root !== allowedRoot && !root.startsWith(`${allowedRoot}${nodePath.sep}`))) {
+    throw new AppError("FORBIDDEN", "Only folders inside AGENTRY_LOCAL_IMPORT_ROOT can be imported");
   }
 
   const skipped: ImportResult["skipped"] = [];

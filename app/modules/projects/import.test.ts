@@ -485,16 +485,30 @@ describe("importLocalDirectory", () => {
     await rm(outside, { recursive: true, force: true });
   });
 
-  it("is FORBIDDEN unless the operator allows it", async () => {
+  it("is FORBIDDEN unless the operator named a root, and outside that root", async () => {
     const scope = await newProject();
-    const error = await rejection(importLocalDirectory({ ...scope, dir, allowed: false }, deps()));
+    const error = await rejection(importLocalDirectory({ ...scope, dir, allowedRoot: null }, deps()));
     expect(error.code).toBe("FORBIDDEN");
-    expect(error.message).toContain("AGENTRY_ALLOW_LOCAL_IMPORT");
+    expect(error.message).toContain("AGENTRY_LOCAL_IMPORT_ROOT");
+    const elsewhere = await mkdtemp(path.join(tmpdir(), "agentry-root-"));
+    try {
+      const outside = await rejection(
+        importLocalDirectory({ ...scope, dir, allowedRoot: elsewhere }, deps()),
+      );
+      expect(outside.code).toBe("FORBIDDEN");
+      // A root that is a prefix of the name but not a parent folder does not count.
+      const sibling = await rejection(
+        importLocalDirectory({ ...scope, dir, allowedRoot: `${dir}-x` }, deps()),
+      );
+      expect(sibling.code).toBe("FORBIDDEN");
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it("imports the directory, never following symlinks, skipping ignored folders", async () => {
     const scope = await newProject();
-    const result = await importLocalDirectory({ ...scope, dir, allowed: true }, deps());
+    const result = await importLocalDirectory({ ...scope, dir, allowedRoot: path.dirname(dir) }, deps());
     expect(result.created).toBe(2);
     expect(result.skipped).toEqual(
       expect.arrayContaining([
@@ -512,12 +526,19 @@ describe("importLocalDirectory", () => {
   it("refuses relative and missing directories", async () => {
     const scope = await newProject();
     expect(
-      (await rejection(importLocalDirectory({ ...scope, dir: "relative/dir", allowed: true }, deps()))).code,
+      (
+        await rejection(
+          importLocalDirectory({ ...scope, dir: "relative/dir", allowedRoot: path.dirname(dir) }, deps()),
+        )
+      ).code,
     ).toBe("BAD_REQUEST");
     expect(
       (
         await rejection(
-          importLocalDirectory({ ...scope, dir: path.join(dir, "missing"), allowed: true }, deps()),
+          importLocalDirectory(
+            { ...scope, dir: path.join(dir, "missing"), allowedRoot: path.dirname(dir) },
+            deps(),
+          ),
         )
       ).code,
     ).toBe("BAD_REQUEST");

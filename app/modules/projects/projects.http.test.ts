@@ -347,7 +347,7 @@ describe("zip import and export", () => {
     const id = await newProject();
     const res = await call("POST", `/projects/${id}/import-local`, alice.accessToken, { dir: "/etc" });
     expect(res.status).toBe(403);
-    expect(errorOf(res).message).toContain("AGENTRY_ALLOW_LOCAL_IMPORT");
+    expect(errorOf(res).message).toContain("AGENTRY_LOCAL_IMPORT_ROOT");
   });
 
   it("an archive over 50 MB is 413", async () => {

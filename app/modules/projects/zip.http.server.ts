@@ -35,8 +35,8 @@ export type ProjectZipRoutesOptions = {
   logger: Logger;
   /** Overrides of DEFAULT_IMPORT_LIMITS (the body limit is `maxArchiveBytes`). */
   limits?: Partial<ImportLimits>;
-  /** AGENTRY_ALLOW_LOCAL_IMPORT: whether import-local may read server directories. Default false. */
-  allowLocalImport?: boolean;
+  /** AGENTRY_LOCAL_IMPORT_ROOT: the one server folder import-local may read below. Default: none (disabled). */
+  localImportRoot?: string | null;
   /** When given, API-key and per-user request limits apply here as on every other API route. */
   runtime?: Pick<AuthRuntime, "rateLimits">;
 };
@@ -83,7 +83,7 @@ export function projectZipRoutes({
   db,
   logger,
   limits: overrides,
-  allowLocalImport = false,
+  localImportRoot = null,
   runtime,
 }: ProjectZipRoutesOptions): express.Router {
   const limits: ImportLimits = { ...DEFAULT_IMPORT_LIMITS, ...overrides };
@@ -173,7 +173,7 @@ export function projectZipRoutes({
             userId: principal(res).userId,
             projectId: req.params.id!,
             dir: body.data.dir,
-            allowed: allowLocalImport,
+            allowedRoot: localImportRoot,
             limits,
           },
           { db },
