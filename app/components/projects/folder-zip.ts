@@ -3,37 +3,11 @@
  * uploaded archive (one request, the server's limits and checks). Folders the server would skip anyway
  * (node_modules, .git, build output…) are left out here already, so they are never read or sent.
  */
+import { DEFAULT_SKIP } from "#app/modules/projects/paths.ts";
 
-/**
- * Folder names skipped at any depth: the same list as the server's import (DEFAULT_SKIP in
- * modules/projects/import.server.ts, which the browser cannot import). The server applies its own list
- * anyway; this one only saves reading and uploading what it would drop.
- */
-export const IGNORED_FOLDERS = new Set([
-  "node_modules",
-  ".git",
-  ".hg",
-  ".svn",
-  "dist",
-  "build",
-  ".next",
-  ".nuxt",
-  ".turbo",
-  ".cache",
-  ".venv",
-  "venv",
-  "__pycache__",
-  ".pytest_cache",
-  ".mypy_cache",
-  ".tox",
-  "target",
-  "coverage",
-  ".idea",
-  ".gradle",
-  "__MACOSX",
-]);
-/** File names skipped at any depth. */
-export const IGNORED_FILES = new Set([".DS_Store", "Thumbs.db", "desktop.ini"]);
+/** Folder and file names skipped at any depth: the server's own import list (it applies it again anyway). */
+export const IGNORED_FOLDERS: ReadonlySet<string> = new Set(DEFAULT_SKIP.folders);
+export const IGNORED_FILES: ReadonlySet<string> = new Set(DEFAULT_SKIP.files);
 
 /** Refuse to read more than this from a folder (the server's own archive limit is lower, compressed). */
 export const MAX_FOLDER_BYTES = 200 * 1024 * 1024;

@@ -32,8 +32,11 @@ import {
   visibleRows,
 } from "./tree-model.ts";
 
-/** An edit not yet saved: its text and the version it started from (sent as baseVersion). */
-type Draft = { content: string; baseVersion: number };
+/**
+ * An edit not yet saved: its text and the version it started from (sent as baseVersion; null recreates a
+ * file that was deleted elsewhere).
+ */
+type Draft = { content: string; baseVersion: number | null };
 
 type DialogState =
   | { kind: "new-file"; folder: string }
@@ -227,7 +230,8 @@ export function Workspace({
     if (!openPath || !file) return;
     const path = openPath;
     setDrafts((current) => {
-      const base = current[path]?.baseVersion ?? file.version;
+      const existing = current[path];
+      const base = existing ? existing.baseVersion : file.version;
       if (value === file.content && base === file.version) return withoutKey(current, path);
       return { ...current, [path]: { content: value, baseVersion: base } };
     });
@@ -308,9 +312,9 @@ export function Workspace({
       return;
     }
     // Save again, now knowingly based on their version (or creating the file again when it was deleted).
-    const rebased = { content: mine.content, baseVersion: conflict.theirsVersion ?? 0 };
+    const rebased: Draft = { content: mine.content, baseVersion: conflict.theirsVersion };
     setDrafts((current) => ({ ...current, [conflict.path]: rebased }));
-    void save(conflict.path, { ...rebased, baseVersion: conflict.theirsVersion as number });
+    void save(conflict.path, rebased);
   }
 
   function takeTheirs() {

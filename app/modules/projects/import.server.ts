@@ -25,7 +25,7 @@ import {
   projectNotFound,
   sha256Hex,
 } from "./deps.server.ts";
-import { ancestorFolders, languageForPath, normalizeProjectPath } from "./paths.ts";
+import { ancestorFolders, DEFAULT_SKIP, languageForPath, normalizeProjectPath } from "./paths.ts";
 import type { ImportResult } from "./projects.types.ts";
 import { inflateEntry, readZipEntries, scanEntry } from "./zip-reader.server.ts";
 
@@ -60,34 +60,6 @@ export const DEFAULT_IMPORT_LIMITS: ImportLimits = {
 const RATIO_FLOOR_BYTES = 1024 * 1024;
 /** How much of a file binary detection looks at for a NUL byte (what git does, too). */
 const SNIFF_BYTES = 8 * 1024;
-
-/** Folders skipped wherever they appear (like `node_modules/` in a .gitignore), and files by name. */
-export const DEFAULT_SKIP = {
-  folders: [
-    "node_modules",
-    ".git",
-    ".hg",
-    ".svn",
-    "dist",
-    "build",
-    ".next",
-    ".nuxt",
-    ".turbo",
-    ".cache",
-    ".venv",
-    "venv",
-    "__pycache__",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".tox",
-    "target",
-    "coverage",
-    ".idea",
-    ".gradle",
-    "__MACOSX",
-  ],
-  files: [".DS_Store", "Thumbs.db", "desktop.ini"],
-} as const;
 
 type Loaded =
   | { kind: "text"; content: string; size: number; sha256: string }

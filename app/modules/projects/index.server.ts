@@ -8,7 +8,6 @@ export { checkTextContent, deleteFile, listFiles, moveFile, readFile, saveFile }
 export {
   classifyBytes,
   DEFAULT_IMPORT_LIMITS,
-  DEFAULT_SKIP,
   type ImportLimits,
   importLocalDirectory,
   importZip,
@@ -16,6 +15,7 @@ export {
 export {
   ancestorFolders,
   baseName,
+  DEFAULT_SKIP,
   folderOf,
   isInFolder,
   languageForPath,

@@ -191,3 +191,34 @@ export function languageForPath(path: string): string {
   if (dot <= 0) return "plaintext";
   return BY_EXTENSION[name.slice(dot + 1)] ?? "plaintext";
 }
+
+/**
+ * Folders skipped wherever they appear (like `node_modules/` in a .gitignore), and files by name.
+ * Shared with the browser, which leaves them out of a picked folder before zipping it.
+ */
+export const DEFAULT_SKIP = {
+  folders: [
+    "node_modules",
+    ".git",
+    ".hg",
+    ".svn",
+    "dist",
+    "build",
+    ".next",
+    ".nuxt",
+    ".turbo",
+    ".cache",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".tox",
+    "target",
+    "coverage",
+    ".idea",
+    ".gradle",
+    "__MACOSX",
+  ],
+  files: [".DS_Store", "Thumbs.db", "desktop.ini"],
+} as const;
