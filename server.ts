@@ -14,6 +14,8 @@ import { findPackageRoot, startAgentry } from "#app/server/start.server.ts";
 
 const rootDir = findPackageRoot(fileURLToPath(new URL(".", import.meta.url)));
 const args = process.argv.slice(2);
+/** Flags win over the environment; the merged view goes through loadEnv like everything else. */
+const overrides: Record<string, string> = {};
 const roleIndex = args.findIndex((a) => a === "--role" || a.startsWith("--role="));
 if (roleIndex >= 0) {
   const role = args[roleIndex]!.includes("=") ? args[roleIndex]!.split("=")[1] : args[roleIndex + 1];
@@ -21,15 +23,15 @@ if (roleIndex >= 0) {
     console.error(`--role must be one of all, web, worker (got ${role ?? "nothing"})`);
     process.exit(2);
   }
-  process.env.AGENTRY_ROLE = role;
+  overrides.AGENTRY_ROLE = role;
 }
 const dev = args.includes("--dev");
-if (dev) process.env.NODE_ENV ??= "development";
+if (dev) overrides.NODE_ENV = process.env.NODE_ENV ?? "development";
 // A .env beside package.json is read when present; real environment variables win.
 const envFile = path.join(rootDir, ".env");
 if (existsSync(envFile)) process.loadEnvFile(envFile);
 
-const env = loadEnv(process.env);
+const env = loadEnv({ ...process.env, ...overrides });
 const logger = createLogger({
   level: env.LOG_LEVEL,
   pretty: env.LOG_FORMAT === "pretty" || (env.LOG_FORMAT === "auto" && process.stdout.isTTY === true),

@@ -1,9 +1,9 @@
+export { clock, isUuid, parseInput } from "#app/lib/use-case.ts";
+
 /**
  * What every auth use case takes as its second argument, and small helpers they share.
  */
-import type { z } from "zod";
 import type { Db } from "#app/db/client.server.ts";
-import { AppError } from "#app/lib/app-error.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
 
 export type AuthDeps = {
@@ -20,29 +20,6 @@ export type AuthDeps = {
   /** The API key the caller authenticated with, if any: audit events then name it as the actor. */
   actorApiKeyId?: string | null;
 };
-
-export const clock = (deps: { now?: () => Date }): Date => (deps.now ? deps.now() : new Date());
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** A malformed id would make PostgreSQL reject the query (uuid column); callers turn it into NOT_FOUND. */
-export function isUuid(value: unknown): value is string {
-  return typeof value === "string" && UUID.test(value);
-}
-
-/**
- * Parse a use case's input with its schema. The transports parse first; this makes a use case safe
- * (normalised email, bounded lengths) when called from anywhere else too.
- */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
-  if (!result.success) {
-    throw new AppError("BAD_REQUEST", result.error.issues[0]?.message ?? "Invalid input", {
-      issues: result.error.issues.map((issue) => ({ path: issue.path, message: issue.message })),
-    });
-  }
-  return result.data;
-}
 
 /** The request context an audit event records: ip and user agent (input first, then deps), and the actor. */
 export function requestContext(

@@ -1,8 +1,11 @@
+import { isUuid } from "#app/lib/use-case.ts";
+
+export { clock, isUuid, parseInput } from "#app/lib/use-case.ts";
+
 /**
  * What every projects use case takes as its second argument, and the helpers they share.
  */
 import { createHash } from "node:crypto";
-import type { z } from "zod";
 import type { Db, DbOrTx } from "#app/db/client.server.ts";
 import { AppError } from "#app/lib/app-error.ts";
 
@@ -11,29 +14,6 @@ export type ProjectsDeps = {
   /** The clock. Default `() => new Date()`; tests pass a fixed one. */
   now?: () => Date;
 };
-
-export const clock = (deps: { now?: () => Date }): Date => (deps.now ? deps.now() : new Date());
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** A malformed id would make PostgreSQL reject the query (uuid column): callers answer NOT_FOUND instead. */
-export function isUuid(value: unknown): value is string {
-  return typeof value === "string" && UUID.test(value);
-}
-
-/**
- * Parse a use case's input with its schema. The transports parse first; this keeps a use case safe
- * (normalised paths, bounded sizes) when it is called from anywhere else.
- */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
-  if (!result.success) {
-    throw new AppError("BAD_REQUEST", result.error.issues[0]?.message ?? "Invalid input", {
-      issues: result.error.issues.map((issue) => ({ path: issue.path, message: issue.message })),
-    });
-  }
-  return result.data;
-}
 
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
