@@ -14,8 +14,9 @@ import { findPackageRoot, startAgentry } from "#app/server/start.server.ts";
 
 const rootDir = findPackageRoot(fileURLToPath(new URL(".", import.meta.url)));
 const args = process.argv.slice(2);
-/** Flags win over the environment; the merged view goes through loadEnv like everything else. */
+/** Flags win over the environment; loadEnv validates the merged view like everything else. */
 const overrides: Record<string, string> = {};
+const defaults: Record<string, string> = {};
 const roleIndex = args.findIndex((a) => a === "--role" || a.startsWith("--role="));
 if (roleIndex >= 0) {
   const role = args[roleIndex]!.includes("=") ? args[roleIndex]!.split("=")[1] : args[roleIndex + 1];
@@ -26,12 +27,12 @@ if (roleIndex >= 0) {
   overrides.AGENTRY_ROLE = role;
 }
 const dev = args.includes("--dev");
-if (dev) overrides.NODE_ENV = process.env.NODE_ENV ?? "development";
+if (dev) defaults.NODE_ENV = "development";
 // A .env beside package.json is read when present; real environment variables win.
 const envFile = path.join(rootDir, ".env");
 if (existsSync(envFile)) process.loadEnvFile(envFile);
 
-const env = loadEnv({ ...process.env, ...overrides });
+const env = loadEnv(undefined, undefined, { defaults, overrides });
 const logger = createLogger({
   level: env.LOG_LEVEL,
   pretty: env.LOG_FORMAT === "pretty" || (env.LOG_FORMAT === "auto" && process.stdout.isTTY === true),

@@ -34,6 +34,16 @@ describe("loadEnv", () => {
     expect(env.dataDir).toBe("/srv/agentry/state");
   });
 
+  it("flags override the environment; defaults only fill what it leaves unset", () => {
+    const env = loadEnv({ AGENTRY_ROLE: "web", NODE_ENV: "test" }, "/srv", {
+      overrides: { AGENTRY_ROLE: "worker" },
+      defaults: { NODE_ENV: "development", LOG_LEVEL: "debug" },
+    });
+    expect(env.AGENTRY_ROLE).toBe("worker");
+    expect(env.NODE_ENV).toBe("test");
+    expect(env.LOG_LEVEL).toBe("debug");
+  });
+
   it("treats an empty DATABASE_URL as unset (embedded mode)", () => {
     expect(loadEnv({ DATABASE_URL: "" }).DATABASE_URL).toBeUndefined();
   });

@@ -87,8 +87,20 @@ export const ZEnv = z.object({
 export type Env = z.infer<typeof ZEnv> & { dataDir: string };
 
 /** Parse the environment once at boot; throws a readable error listing every bad variable. */
-export function loadEnv(source: Record<string, string | undefined> = process.env, cwd = process.cwd()): Env {
-  const parsed = ZEnv.safeParse(source);
+export function loadEnv(
+  source: Record<string, string | undefined> = process.env,
+  cwd = process.cwd(),
+  {
+    defaults = {},
+    overrides = {},
+  }: {
+    /** Used when the environment does not set them (e.g. NODE_ENV=development for --dev). */
+    defaults?: Record<string, string>;
+    /** Win over the environment (command-line flags such as --role). */
+    overrides?: Record<string, string>;
+  } = {},
+): Env {
+  const parsed = ZEnv.safeParse({ ...defaults, ...source, ...overrides });
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new Error(`Invalid environment:\n${lines.join("\n")}`);
