@@ -46,7 +46,7 @@ export default defineConfig({
     // The production build on a fresh database (see tests/e2e/serve.ts).
     command: "npx tsx tests/e2e/serve.ts",
     url: `${baseURL}/readyz`,
-    env: { E2E_PORT: String(port), E2E_GITHUB_PORT: String(port + 1) },
+    env: { E2E_PORT: String(port), E2E_GITHUB_PORT: String(port + 1), E2E_LLM_PORT: String(port + 2) },
     timeout: 120_000,
     reuseExistingServer: false,
     stdout: "pipe",

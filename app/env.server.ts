@@ -9,6 +9,16 @@ const booleanish = z
   .enum(["true", "false", "1", "0", "yes", "no", ""])
   .transform((v) => v === "true" || v === "1" || v === "yes");
 
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => v?.trim() || undefined);
+const optionalUrl = z
+  .string()
+  .optional()
+  .transform((v) => v?.trim() || undefined)
+  .pipe(z.url().optional());
+
 export const ZEnv = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("production"),
   /** Port of the HTTP server. */
@@ -80,11 +90,49 @@ export const ZEnv = z.object({
   IMPORT_MAX_ARCHIVE_MB: z.coerce.number().min(1).max(10_000).default(50),
   IMPORT_MAX_FILES: z.coerce.number().int().min(1).max(1_000_000).default(5_000),
   IMPORT_MAX_FILE_KB: z.coerce.number().int().min(1).max(1_000_000).default(2_048),
+  // ─── AI providers (the SDKs' own variables) ───
+  OPENAI_API_KEY: optionalString,
+  /** e.g. https://api.openai.com/v1 (the default), or any OpenAI-compatible server's /v1 URL. */
+  OPENAI_BASE_URL: optionalUrl,
+  ANTHROPIC_API_KEY: optionalString,
+  /** Without /v1: https://api.anthropic.com (the default). */
+  ANTHROPIC_BASE_URL: optionalUrl,
+  /**
+   * Named OpenAI-compatible endpoints, reachable as `compat:<name>/<model>`: `ollama=http://127.0.0.1:11434/v1,vllm=http://gpu:8000/v1`
+   * (keys in AI_COMPAT_<NAME>_API_KEY), or JSON `{"vllm":{"baseUrl":"...","apiKey":"..."}}`.
+   */
+  AI_COMPAT_ENDPOINTS: optionalString,
+  /** The offline demo model (scripted, not an AI): auto = on when no provider is configured and the database is embedded or --dev. */
+  AI_DEMO_MODEL: z.enum(["auto", "on", "off"]).default("auto"),
+  /** Let users point their credentials at base URLs of their own. Turn off on shared servers (SSRF). */
+  AI_ALLOW_USER_BASE_URLS: booleanish.default(true),
+  /** Exact-match cache lifetime for deterministic calls (temperature 0 or a seed); 0 turns the cache off. */
+  AI_CACHE_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(365 * 24 * 3600)
+    .default(7 * 24 * 3600),
+  AI_FIRST_TOKEN_TIMEOUT_SECONDS: z.coerce.number().min(1).max(3600).default(120),
+  AI_IDLE_TIMEOUT_SECONDS: z.coerce.number().min(1).max(3600).default(60),
+  AI_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
+  /** A model catalog of your own (JSON like app/modules/ai/catalog/models.json), merged over the shipped one by id. */
+  AI_MODELS_FILE: optionalString,
+  /**
+   * AES-256-GCM key (32 bytes, base64) for stored provider credentials. Unset: generated in AGENTRY_DATA_DIR.
+   * Rotate by moving the old key to AGENTRY_ENCRYPTION_KEY_PREVIOUS (comma-separated).
+   */
+  AGENTRY_ENCRYPTION_KEY: optionalString,
+  AGENTRY_ENCRYPTION_KEY_PREVIOUS: optionalString,
   /** Seconds web and worker get to finish in-flight work on SIGTERM before they are stopped hard. */
   SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(25),
 });
 
-export type Env = z.infer<typeof ZEnv> & { dataDir: string };
+export type Env = z.infer<typeof ZEnv> & {
+  dataDir: string;
+  /** AI_COMPAT_<NAME>_API_KEY values, by variable name (keys of named OpenAI-compatible endpoints). */
+  compatApiKeys: Record<string, string>;
+};
 
 /** Parse the environment once at boot; throws a readable error listing every bad variable. */
 export function loadEnv(
@@ -105,5 +153,10 @@ export function loadEnv(
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new Error(`Invalid environment:\n${lines.join("\n")}`);
   }
-  return { ...parsed.data, dataDir: path.resolve(cwd, parsed.data.AGENTRY_DATA_DIR) };
+  const merged = { ...defaults, ...source, ...overrides };
+  const compatApiKeys: Record<string, string> = {};
+  for (const [name, value] of Object.entries(merged)) {
+    if (/^AI_COMPAT_[A-Z0-9_]+_API_KEY$/.test(name) && value) compatApiKeys[name] = value;
+  }
+  return { ...parsed.data, dataDir: path.resolve(cwd, parsed.data.AGENTRY_DATA_DIR), compatApiKeys };
 }

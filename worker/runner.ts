@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
-import { type Runner, run, type WorkerEvents } from "graphile-worker";
+import { type CronItem, parseCronItems, type Runner, run, type WorkerEvents } from "graphile-worker";
 import type { PrismaClient } from "#app/generated/prisma/client.ts";
 import packageJson from "../package.json" with { type: "json" };
 import { toGraphileLogger, type WorkerLogger } from "./logger.ts";
 import { buildTaskList, type TaskRegistry } from "./task-kit.ts";
-import { taskRegistry } from "./tasks.ts";
+import { CRON_ITEMS, taskRegistry } from "./tasks.ts";
 import { beatHeart, markWorkerStopped, registerWorkerProcess } from "./worker-process.ts";
 
 export interface StartWorkerOptions {
@@ -35,6 +35,8 @@ export interface StartWorkerOptions {
   abortAfterMs?: number;
   /** Tasks this worker runs. Default: the app registry (`worker/tasks.ts`). */
   tasks?: TaskRegistry;
+  /** Recurring jobs. Default: the app's CRON_ITEMS with the app registry, none with a custom one. */
+  cronItems?: CronItem[];
 }
 
 export interface StopResult {
@@ -78,6 +80,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     shutdownTimeoutMs = 25_000,
     abortAfterMs = 5000,
     tasks = taskRegistry,
+    cronItems = tasks === taskRegistry ? CRON_ITEMS : [],
   } = options;
   if (!UUID.test(workerId)) throw new Error(`workerId must be a UUID, got "${workerId}"`);
   if (!Number.isInteger(concurrency) || concurrency < 1)
@@ -115,8 +118,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       logger: toGraphileLogger(logger),
       events,
       taskList: buildTaskList(tasks, { db, logger, workerId }),
-      // Cron is not used (yet); an empty list stops graphile-worker reading ./crontab from the cwd.
-      parsedCronItems: [],
+      // Our schedule from code; a list (even an empty one) also stops graphile-worker reading ./crontab from the cwd.
+      parsedCronItems: parseCronItems(cronItems),
       gracefulShutdownAbortTimeout: abortAfterMs,
       preset: {
         worker: {

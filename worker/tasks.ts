@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { purgeExpiredCache } from "#app/modules/ai/cache.server.ts";
 import { createEnqueue, defineRegistry, defineTask, type TaskPayloadInput } from "./task-kit.ts";
 
 export type { EnqueuedJob, EnqueueOptions, SqlClient, TaskContext, TaskDefinition } from "./task-kit.ts";
@@ -32,8 +33,26 @@ export const probeTask = defineTask({
   },
 });
 
+/**
+ * `ai.purge-cache`: deletes expired entries of the AI response cache. Scheduled hourly (CRON_ITEMS);
+ * expired entries are never served in between, this only reclaims the space.
+ */
+export const purgeAiCacheTask = defineTask({
+  name: "ai.purge-cache",
+  // Cron jobs carry graphile-worker's `_cron` field; nothing else is expected.
+  payload: z.object({}).passthrough(),
+  maxAttempts: 3,
+  async run(_payload, { db, logger }) {
+    const deleted = await purgeExpiredCache(db, new Date());
+    if (deleted > 0) logger.info({ deleted }, "expired AI cache entries deleted");
+  },
+});
+
 /** Every task the worker runs. Add a task here and `enqueue` knows its name and payload. */
-export const taskRegistry = defineRegistry([probeTask]);
+export const taskRegistry = defineRegistry([probeTask, purgeAiCacheTask]);
+
+/** Recurring jobs: graphile-worker schedules them (once per schedule across all workers). */
+export const CRON_ITEMS = [{ task: "ai.purge-cache", match: "17 * * * *", identifier: "ai.purge-cache" }];
 
 export type AppTaskRegistry = typeof taskRegistry;
 export type TaskName = keyof AppTaskRegistry;

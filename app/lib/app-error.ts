@@ -6,13 +6,19 @@ export const APP_ERROR_STATUS = {
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  /** A spending cap (budget) would be or was exceeded. */
+  PAYMENT_REQUIRED: 402,
   NOT_FOUND: 404,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNPROCESSABLE_CONTENT: 422,
   TOO_MANY_REQUESTS: 429,
   INTERNAL_SERVER_ERROR: 500,
+  /** An upstream (AI provider) answered with an error or broke the protocol. */
+  BAD_GATEWAY: 502,
   SERVICE_UNAVAILABLE: 503,
+  /** An upstream (AI provider) did not answer in time. */
+  GATEWAY_TIMEOUT: 504,
 } as const;
 
 export type AppErrorCode = keyof typeof APP_ERROR_STATUS;

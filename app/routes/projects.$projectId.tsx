@@ -8,7 +8,9 @@ import {
   useLoaderData,
   useRouteError,
 } from "@remix-run/react";
-import { Suspense, useRef, useState } from "react";
+import { useQuery } from "@tanstack/react-query";
+import { Suspense, useEffect, useRef, useState } from "react";
+import { QuickTaskPanel } from "#app/components/ai/quick-task.tsx";
 import { exportUrl } from "#app/components/projects/api.ts";
 import { DeleteProjectDialog, EditProjectDialog } from "#app/components/projects/project-dialogs.tsx";
 import { Workspace } from "#app/components/projects/workspace.tsx";
@@ -18,6 +20,7 @@ import { FormAlert } from "#app/components/ui/field.tsx";
 import { isAppError } from "#app/lib/app-error.ts";
 import { requireUser } from "#app/modules/auth/web.server.ts";
 import { getProject, listFiles } from "#app/modules/projects/index.server.ts";
+import { useTRPC } from "#app/trpc/client.ts";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data ? `${data.project.name} · Projects · Agentry` : "Project · Agentry" },
@@ -127,6 +130,23 @@ function ProjectView({ project, files, initialPath }: ReturnType<typeof useLoade
   const [importOpen, setImportOpen] = useState(false);
   const [editing, setEditing] = useState(false);
   const [deleting, setDeleting] = useState(false);
+  const [quickTask, setQuickTask] = useState<{ open: boolean; files: string[] }>({ open: false, files: [] });
+  const trpc = useTRPC();
+  // The workspace keeps this query fresh; the quick task only reads it.
+  const fileList = useQuery({
+    ...trpc.projects.listFiles.queryOptions({ id: project.id }),
+    enabled: quickTask.open,
+  });
+  const openQuickTask = () => {
+    // The workspace writes the open file into ?file= as it changes.
+    const current = new URL(window.location.href).searchParams.get("file");
+    setQuickTask({ open: true, files: current ? [current] : [] });
+  };
+  // Links elsewhere (the usage page's empty state) open the quick task with #quick-task.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once, on arrival
+  useEffect(() => {
+    if (window.location.hash === "#quick-task") openQuickTask();
+  }, []);
   return (
     <div className="space-y-4">
       <div className="flex flex-wrap items-start justify-between gap-4">
@@ -150,6 +170,7 @@ function ProjectView({ project, files, initialPath }: ReturnType<typeof useLoade
           ) : null}
         </div>
         <div className="flex shrink-0 items-center gap-2">
+          <Button onClick={openQuickTask}>Quick task</Button>
           <Button variant="secondary" onClick={() => setImportOpen(true)}>
             Import
           </Button>
@@ -177,6 +198,13 @@ function ProjectView({ project, files, initialPath }: ReturnType<typeof useLoade
           )}
         </Await>
       </Suspense>
+      <QuickTaskPanel
+        projectId={project.id}
+        open={quickTask.open}
+        onOpenChange={(open) => setQuickTask((current) => ({ ...current, open }))}
+        files={(fileList.data?.files ?? []).map((f) => f.path)}
+        initialFiles={quickTask.files}
+      />
       <EditProjectDialog project={editing ? project : null} onClose={() => setEditing(false)} />
       <DeleteProjectDialog
         project={deleting ? project : null}

@@ -24,6 +24,9 @@ const SCOPE_HELP: Record<(typeof SCOPES)[number], string> = {
   "runs:read": "Read runs, their events and diffs",
   "runs:write": "Start, cancel and retry runs",
   "keys:manage": "Create and revoke API keys",
+  "providers:manage": "Add, test, rotate and delete AI provider credentials",
+  "usage:read": "Read AI usage and cost",
+  "budgets:manage": "Set and remove spending caps",
 };
 
 export async function loader({ context, request }: LoaderFunctionArgs) {

@@ -14,6 +14,7 @@ const SECTIONS = [
   { to: "/settings", label: "Account", end: true },
   { to: "/settings/sessions", label: "Sessions", end: false },
   { to: "/settings/api-keys", label: "API keys", end: false },
+  { to: "/settings/providers", label: "Providers", end: false },
   { to: "/settings/audit", label: "Audit log", end: false },
 ];
 

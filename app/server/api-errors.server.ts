@@ -20,8 +20,11 @@ export function jsonError(
   code: string,
   message: string,
   issues?: ApiErrorBody["error"]["issues"],
+  details?: ApiErrorBody["error"]["details"],
 ) {
-  const body: ApiErrorBody = { error: { code, message, ...(issues ? { issues } : {}) } };
+  const body: ApiErrorBody = {
+    error: { code, message, ...(issues ? { issues } : {}), ...(details ? { details } : {}) },
+  };
   res.status(status).json(body);
 }
 

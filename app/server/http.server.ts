@@ -9,6 +9,8 @@ import { createOpenApiExpressMiddleware, generateOpenApiDocument } from "trpc-to
 import type { Db } from "#app/db/client.server.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
 import { APP_VERSION } from "#app/lib/version.server.ts";
+import { quickTaskRoutes } from "#app/modules/ai/quick-task.http.server.ts";
+import type { AiRuntime } from "#app/modules/ai/runtime.server.ts";
 import { authenticateRequest, type Principal } from "#app/modules/auth/authenticate.server.ts";
 import {
   type CookieContext,
@@ -31,6 +33,7 @@ declare module "@remix-run/node" {
     /** The signed-in caller, or null. Pages guard with requireUser(). */
     auth: Principal | null;
     runtime: AuthRuntime;
+    ai: AiRuntime;
     client: { ip: string | null; userAgent: string | null; cookieContext: CookieContext; origin: string };
   }
 }
@@ -39,6 +42,7 @@ export type HttpAppOptions = {
   db: Db;
   logger: Logger;
   auth: AuthRuntime;
+  ai: AiRuntime;
   /** Import limits and whether importing from a server-side folder is allowed (operator's choice). */
   projects?: { limits?: Partial<ImportLimits>; localImportRoot?: string | null };
   /** How /readyz decides: database reachable and no migration pending. */
@@ -87,6 +91,7 @@ export function createHttpApp({
   db,
   logger,
   auth: runtime,
+  ai,
   readiness,
   remix,
   projects = {},
@@ -186,6 +191,7 @@ export function createHttpApp({
     requestId: locals(res).requestId,
     auth: locals(res).auth ?? null,
     runtime,
+    ai,
     client: { ...clientOf(req), refreshCookie: readSessionCookies(req.get("cookie")).refreshToken ?? null },
     response: {
       setCookies: (values) => {
@@ -222,6 +228,7 @@ export function createHttpApp({
   });
 
   app.use(projectZipRoutes({ db, logger, runtime, ...projects }));
+  app.use(quickTaskRoutes({ db, logger, ai, runtime }));
 
   app.use(
     "/api/v1",
@@ -249,6 +256,7 @@ export function createHttpApp({
     requestId: locals(res).requestId,
     auth: locals(res).auth ?? null,
     runtime,
+    ai,
     client: { ...clientOf(req), origin: ownOrigin(req, runtime.publicUrl) },
   });
 

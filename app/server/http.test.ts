@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrismaClient } from "#app/db/client.server.ts";
 import { createLogger } from "#app/lib/logger.server.ts";
 import { createAuthRuntime } from "#app/modules/auth/runtime.server.ts";
+import { createTestAiRuntime } from "#tests/setup/ai.ts";
 import { signupViaApi, startTestServer, TEST_JWT_SECRET, type TestServer } from "#tests/setup/http-server.ts";
 import { createHttpApp } from "./http.server.ts";
 
@@ -38,6 +39,7 @@ async function appWith(options: { pendingMigrations: () => Promise<string[]>; db
     db,
     logger,
     auth: runtime,
+    ai: createTestAiRuntime(db),
     readiness: { db, pendingMigrations: options.pendingMigrations },
   });
   const s = await new Promise<Server>((resolve) => {

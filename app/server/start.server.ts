@@ -9,8 +9,16 @@ import { ensureEmbeddedPostgres } from "#app/db/embedded-postgres.server.ts";
 import { migrate, pendingMigrations } from "#app/db/migrate.server.ts";
 import type { Env } from "#app/env.server.ts";
 import { type Logger, redactDatabaseUrl } from "#app/lib/logger.server.ts";
+import { reencryptCredentials } from "#app/modules/ai/credentials.server.ts";
+import {
+  aiConfigFromEnv,
+  createAiRuntime,
+  keyringFromEnv,
+  wantsDemoModel,
+} from "#app/modules/ai/runtime.server.ts";
 import { type AuthConfig, createAuthRuntime } from "#app/modules/auth/runtime.server.ts";
 import { loadOrCreateLocalSecrets } from "#app/platform/local-secrets.server.ts";
+import { startMockLlm } from "#tests/mocks/llm/server.ts";
 import { startWorker } from "#worker/index.ts";
 import { createHttpApp } from "./http.server.ts";
 
@@ -100,6 +108,23 @@ export async function startAgentry({
     const db: Db = createPrismaClient({ connectionString: databaseUrl, max: env.DATABASE_POOL_SIZE });
     stack.push({ name: "database pool", stop: () => db.$disconnect() });
 
+    // The offline demo model: the project's mock provider, in-process on a loopback port, so a newcomer
+    // without a provider key sees a full run. It is scripted, not an AI, and labelled so everywhere.
+    let demoBaseUrl: string | null = null;
+    if (wantsDemoModel(env, mode)) {
+      const demo = await startMockLlm({ host: "127.0.0.1", port: 0, maxRecorded: 0 });
+      stack.push({ name: "offline demo model", stop: () => demo.close() });
+      demoBaseUrl = `${demo.url}/v1`;
+      logger.info("offline demo model enabled (no AI provider configured): compat:demo/demo");
+    }
+    const keyring = await keyringFromEnv(env, logger);
+    const ai = createAiRuntime({ db, logger, config: aiConfigFromEnv(env, { demoBaseUrl }), keyring });
+    if (keyring.previous.length > 0 && env.AGENTRY_ROLE !== "web") {
+      // A key rotation: re-encrypt stored credentials under the current key (rows already done are skipped).
+      const count = await reencryptCredentials({ db, keyring, logger });
+      if (count > 0) logger.info({ count }, "provider credentials re-encrypted with the current key");
+    }
+
     if (env.AGENTRY_ROLE !== "web") {
       const worker = await startWorker({
         connectionString: databaseUrl,
@@ -132,6 +157,7 @@ export async function startAgentry({
         db,
         logger,
         auth,
+        ai,
         projects: {
           localImportRoot: env.AGENTRY_LOCAL_IMPORT_ROOT ?? null,
           limits: {

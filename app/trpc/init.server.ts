@@ -6,6 +6,7 @@ import { ZodError, z } from "zod";
 import type { Db } from "#app/db/client.server.ts";
 import { AppError, type AppErrorCode, isAppError } from "#app/lib/app-error.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
+import type { AiRuntime } from "#app/modules/ai/runtime.server.ts";
 import type { Scope } from "#app/modules/auth/auth.types.ts";
 import { hasScope, type Principal } from "#app/modules/auth/authenticate.server.ts";
 import type { CookieContext } from "#app/modules/auth/cookies.server.ts";
@@ -37,6 +38,8 @@ export type TrpcContext = {
   requestId: string;
   auth: Principal | null;
   runtime: AuthRuntime;
+  /** The AI module: config, credentials keyring, model catalog and the AIServiceProxy. */
+  ai: AiRuntime;
   client: ClientInfo;
   response: ResponseControl;
 };
@@ -57,13 +60,16 @@ const TRPC_CODE_FOR: Record<AppErrorCode, TRPC_ERROR_CODE_KEY> = {
   BAD_REQUEST: "BAD_REQUEST",
   UNAUTHORIZED: "UNAUTHORIZED",
   FORBIDDEN: "FORBIDDEN",
+  PAYMENT_REQUIRED: "PAYMENT_REQUIRED",
   NOT_FOUND: "NOT_FOUND",
   CONFLICT: "CONFLICT",
   PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
   UNPROCESSABLE_CONTENT: "UNPROCESSABLE_CONTENT",
   TOO_MANY_REQUESTS: "TOO_MANY_REQUESTS",
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
+  BAD_GATEWAY: "BAD_GATEWAY",
   SERVICE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
+  GATEWAY_TIMEOUT: "GATEWAY_TIMEOUT",
 };
 
 const t = initTRPC

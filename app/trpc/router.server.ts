@@ -1,3 +1,7 @@
+import { aiRouter } from "#app/modules/ai/ai.router.server.ts";
+import { credentialsRouter } from "#app/modules/ai/credentials.router.server.ts";
+import { templatesRouter } from "#app/modules/ai/templates.router.server.ts";
+import { usageRouter } from "#app/modules/ai/usage.router.server.ts";
 import {
   apiKeysRouter,
   auditRouter,
@@ -15,6 +19,10 @@ export const appRouter = router({
   audit: auditRouter,
   system: systemRouter,
   projects: projectsRouter,
+  ai: aiRouter,
+  providers: credentialsRouter,
+  prompts: templatesRouter,
+  usage: usageRouter,
 });
 
 export type AppRouter = typeof appRouter;

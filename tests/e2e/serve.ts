@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { ensureEmbeddedPostgres } from "#app/db/embedded-postgres.server.ts";
 import { createLogger } from "#app/lib/logger.server.ts";
 import { startFakeGitHub } from "#tests/mocks/github-oauth.ts";
+import { startMockLlm } from "#tests/mocks/llm/server.ts";
 import { createDatabase, dropDatabase } from "#tests/setup/database.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -29,6 +30,10 @@ const github = await startFakeGitHub({
   clients: [{ clientId: "e2e-client", clientSecret: "e2e-secret" }],
 });
 
+// AI providers at the network edge: a mock that speaks OpenAI's and Anthropic's protocols, which specs use
+// as the base URL of credentials they add in Settings → Providers.
+const mockLlm = await startMockLlm({ port: Number(process.env.E2E_LLM_PORT ?? 3107) });
+
 const child = spawn(process.execPath, [path.join(root, "build/agentry/server.js")], {
   cwd: root,
   // Its own process group: Playwright signals ours, and we pass exactly one SIGTERM on.
@@ -47,6 +52,12 @@ const child = spawn(process.execPath, [path.join(root, "build/agentry/server.js"
     GITHUB_API_URL: github.url,
     // Specs sign up and in many times a minute from one IP.
     RATE_LIMIT_AUTH_PER_MINUTE: "1000",
+    // The offline demo model, as a fresh install without provider keys offers it; plus a slow scripted model.
+    AI_DEMO_MODEL: "on",
+    AI_MODELS_FILE: path.join(root, "tests/e2e/models.json"),
+    OPENAI_API_KEY: "",
+    ANTHROPIC_API_KEY: "",
+    AI_COMPAT_ENDPOINTS: "",
   },
 });
 
@@ -59,6 +70,7 @@ async function cleanup(code: number) {
     await new Promise((resolve) => child.once("exit", resolve));
   }
   await github.close();
+  await mockLlm.close();
   await dropDatabase(serverUrl, name).catch((error) =>
     logger.warn({ err: error }, "could not drop e2e database"),
   );

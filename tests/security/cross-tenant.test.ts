@@ -1,5 +1,8 @@
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addCredential, credentialAad } from "#app/modules/ai/credentials.server.ts";
+import { decryptSecret } from "#app/modules/ai/crypto.server.ts";
+import { createTemplate } from "#app/modules/ai/templates.server.ts";
 import type { AppMeta } from "#app/trpc/init.server.ts";
 import { createCallerFactory } from "#app/trpc/init.server.ts";
 import { appRouter } from "#app/trpc/router.server.ts";
@@ -25,7 +28,14 @@ type Fixtures = {
   /** A project of A, with one file at `filePath` (version 1, content FILE_CONTENT). */
   projectId: string;
   filePath: string;
+  /** A's OpenAI credential (secret CREDENTIAL_SECRET). */
+  credentialId: string;
+  /** A's prompt template "A's prompt", at version 1. */
+  templateId: string;
+  /** A's monthly budget on A's project, 5 USD. */
+  budgetId: string;
 };
+const CREDENTIAL_SECRET = "sk-a-secret-credential-0001";
 const FILE_CONTENT = "A's secret file\n";
 type Case =
   /** Anyone may call it; it touches no one's data by id (sign-up, login, refresh). */
@@ -55,6 +65,24 @@ async function fileIntact(server: TestServer, a: Fixtures): Promise<boolean> {
     where: { projectId: a.projectId, path: a.filePath },
   });
   return (await projectIntact(server, a)) && file?.version === 1 && file.content === FILE_CONTENT;
+}
+
+/** A's credential still exists and still decrypts to A's secret. */
+async function credentialIntact(server: TestServer, a: Fixtures): Promise<boolean> {
+  const row = await server.database.db.providerCredential.findUnique({ where: { id: a.credentialId } });
+  return row !== null && decryptSecret(server.ai.keyring, row, credentialAad(row)) === CREDENTIAL_SECRET;
+}
+
+/** A's budget is there with its limit, and B has none on A's project. */
+async function budgetIntact(server: TestServer, a: Fixtures): Promise<boolean> {
+  const rows = await server.database.db.budget.findMany({ where: { projectId: a.projectId } });
+  return rows.length === 1 && rows[0]?.id === a.budgetId && rows[0].limitMicros === 5_000_000n;
+}
+
+/** A's template is unrenamed, at version 1. */
+async function templateIntact(server: TestServer, a: Fixtures): Promise<boolean> {
+  const row = await server.database.db.promptTemplate.findUnique({ where: { id: a.templateId } });
+  return row !== null && row.name === "A's prompt" && row.latestVersion === 1;
 }
 
 const CASES: Record<string, Case> = {
@@ -132,6 +160,53 @@ const CASES: Record<string, Case> = {
     input: (a) => ({ id: a.projectId, path: a.filePath, version: 1, baseVersion: 1 }),
     survives: fileIntact,
   },
+  "ai.models": { kind: "self" },
+  "providers.list": { kind: "list" },
+  "providers.add": { kind: "self" },
+  "providers.testUnsaved": { kind: "self" },
+  "providers.rotate": {
+    kind: "owned",
+    input: (a) => ({ id: a.credentialId, apiKey: "sk-b-took-over-9999" }),
+    survives: credentialIntact,
+  },
+  "providers.delete": { kind: "owned", input: (a) => ({ id: a.credentialId }), survives: credentialIntact },
+  "providers.test": { kind: "owned", input: (a) => ({ id: a.credentialId }), survives: credentialIntact },
+  "prompts.list": { kind: "list" },
+  "prompts.create": {
+    kind: "owned",
+    input: (a) => ({ name: "B's prompt in A's project", body: "x", projectId: a.projectId }),
+    survives: projectIntact,
+  },
+  "prompts.get": { kind: "owned", input: (a) => ({ id: a.templateId }), survives: templateIntact },
+  "prompts.update": {
+    kind: "owned",
+    input: (a) => ({ id: a.templateId, name: "Taken by B", body: "stolen" }),
+    survives: templateIntact,
+  },
+  "prompts.delete": { kind: "owned", input: (a) => ({ id: a.templateId }), survives: templateIntact },
+  "prompts.getVersion": {
+    kind: "owned",
+    input: (a) => ({ id: a.templateId, number: 1 }),
+    survives: templateIntact,
+  },
+  "prompts.restoreVersion": {
+    kind: "owned",
+    input: (a) => ({ id: a.templateId, number: 1 }),
+    survives: templateIntact,
+  },
+  "prompts.render": {
+    kind: "owned",
+    input: (a) => ({ id: a.templateId, variables: {} }),
+    survives: templateIntact,
+  },
+  "usage.summary": { kind: "list", input: {} },
+  "usage.budgets.list": { kind: "list" },
+  "usage.budgets.set": {
+    kind: "owned",
+    input: (a) => ({ scope: "project", period: "monthly", projectId: a.projectId, limitUsd: 1 }),
+    survives: budgetIntact,
+  },
+  "usage.budgets.delete": { kind: "owned", input: (a) => ({ id: a.budgetId }), survives: budgetIntact },
   "system.status": { kind: "system" },
   "system.createProbe": { kind: "system" },
   "system.probe": { kind: "system" },
@@ -171,7 +246,30 @@ beforeAll(async () => {
     path: "a-secret/notes.txt",
     content: FILE_CONTENT,
   });
+  const credential = await addCredential(
+    { userId: userA.userId, provider: "openai", name: "default", apiKey: CREDENTIAL_SECRET },
+    { db: server.database.db, keyring: server.ai.keyring, config: server.ai.config },
+  );
+  const template = await createTemplate(
+    { userId: userA.userId, name: "A's prompt", body: "Hello {{name}}" },
+    { db: server.database.db },
+  );
+  const budget = await server.database.db.budget.create({
+    data: { userId: userA.userId, scope: "project", projectId: project.id, limitMicros: 5_000_000n },
+  });
+  await server.database.db.aiCall.create({
+    data: {
+      userId: userA.userId,
+      projectId: project.id,
+      provider: "openai",
+      model: "gpt-4.1-mini",
+      promptHash: "a",
+    },
+  });
   a = {
+    budgetId: budget.id,
+    credentialId: credential.id,
+    templateId: template.id,
     userId: userA.userId,
     sessionId: sessionIdOf(userA.accessToken),
     apiKeyId: (key.body as { id: string }).id,

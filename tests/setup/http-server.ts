@@ -1,11 +1,13 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createLogger } from "#app/lib/logger.server.ts";
+import type { AiConfig } from "#app/modules/ai/config.server.ts";
 import { SCOPES } from "#app/modules/auth/auth.types.ts";
 import type { Principal } from "#app/modules/auth/authenticate.server.ts";
 import { type AuthConfig, createAuthRuntime } from "#app/modules/auth/runtime.server.ts";
 import { createHttpApp } from "#app/server/http.server.ts";
 import type { TrpcContext } from "#app/trpc/init.server.ts";
+import { type AiRuntime, createTestAiRuntime } from "./ai.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 
 export const TEST_JWT_SECRET = "test-secret-that-is-long-enough-0123456789";
@@ -13,6 +15,7 @@ export const TEST_JWT_SECRET = "test-secret-that-is-long-enough-0123456789";
 export type TestServer = {
   database: TestDatabase;
   runtime: ReturnType<typeof createAuthRuntime>;
+  ai: AiRuntime;
   base: string;
   close(): Promise<void>;
 };
@@ -21,7 +24,10 @@ export type TestServer = {
  * The real HTTP app (health, auth, tRPC, REST; no Remix pages) on a fresh database, listening on a free
  * loopback port. Rate limits are generous unless the test asks otherwise.
  */
-export async function startTestServer(config: Partial<AuthConfig> = {}): Promise<TestServer> {
+export async function startTestServer(
+  config: Partial<AuthConfig> = {},
+  aiConfig: Partial<AiConfig> = {},
+): Promise<TestServer> {
   const database = await createTestDatabase();
   const logger = createLogger({ level: "silent" });
   const runtime = createAuthRuntime({
@@ -30,10 +36,12 @@ export async function startTestServer(config: Partial<AuthConfig> = {}): Promise
     logger,
     config: { jwtSecret: TEST_JWT_SECRET, authPerMinute: 1000, apiPerMinute: 100_000, ...config },
   });
+  const ai = createTestAiRuntime(database.db, aiConfig);
   const app = createHttpApp({
     db: database.db,
     logger,
     auth: runtime,
+    ai,
     readiness: { db: database.db, pendingMigrations: async () => [] },
   });
   const server = await new Promise<Server>((resolve) => {
@@ -43,6 +51,7 @@ export async function startTestServer(config: Partial<AuthConfig> = {}): Promise
   return {
     database,
     runtime,
+    ai,
     base,
     close: async () => {
       server.closeAllConnections();
@@ -93,6 +102,7 @@ export function testContext(server: TestServer, auth: Principal | null): TrpcCon
     requestId: "test",
     auth,
     runtime: server.runtime,
+    ai: server.ai,
     client: { ip: "127.0.0.1", userAgent: "vitest", refreshCookie: null, cookieContext: { secure: false } },
     response: {
       setCookies: () => {},

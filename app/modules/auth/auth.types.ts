@@ -13,6 +13,9 @@ export const SCOPES = [
   "runs:read",
   "runs:write",
   "keys:manage",
+  "providers:manage",
+  "usage:read",
+  "budgets:manage",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 export const ZScope = z.enum(SCOPES);

@@ -11,16 +11,16 @@
  * after the caller is known and allowed, and never beyond `maxArchiveBytes`. Errors use the API's one
  * JSON shape.
  */
-import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from "express";
+import express, { type ErrorRequestHandler, type Response } from "express";
 import { z } from "zod";
 import type { Db } from "#app/db/client.server.ts";
 import { isAppError } from "#app/lib/app-error.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
 import type { Scope } from "#app/modules/auth/auth.types.ts";
-import { hasScope, type Principal } from "#app/modules/auth/authenticate.server.ts";
+import type { Principal } from "#app/modules/auth/authenticate.server.ts";
 import type { AuthRuntime } from "#app/modules/auth/runtime.server.ts";
 import { jsonError } from "#app/server/api-errors.server.ts";
-import { isUuid } from "./deps.server.ts";
+import { requireApiScope } from "#app/server/guards.server.ts";
 import { exportZip } from "./export.server.ts";
 import {
   DEFAULT_IMPORT_LIMITS,
@@ -89,33 +89,8 @@ export function projectZipRoutes({
   const limits: ImportLimits = { ...DEFAULT_IMPORT_LIMITS, ...overrides };
   const routes = express.Router();
 
-  /** Signed in, and an API key must carry `scope` (sessions carry every scope). */
-  const requireScope = (scope: Scope) => async (req: Request, res: Response, next: NextFunction) => {
-    const auth = res.locals.auth as Principal | null | undefined;
-    if (!auth) {
-      res.setHeader("WWW-Authenticate", 'Bearer realm="agentry"');
-      jsonError(res, 401, "UNAUTHORIZED", "Sign in or send `Authorization: Bearer <token>`");
-      return;
-    }
-    if (!hasScope(auth, scope)) {
-      jsonError(res, 403, "FORBIDDEN", `This API key lacks the \`${scope}\` scope`);
-      return;
-    }
-    if (!isUuid(req.params.id)) {
-      jsonError(res, 404, "NOT_FOUND", "Project not found");
-      return;
-    }
-    try {
-      if (runtime) {
-        if (auth.apiKeyId)
-          await runtime.rateLimits.apiKey(auth.apiKeyId, auth.rateLimitPerMinute ?? undefined);
-        await runtime.rateLimits.apiUser(auth.userId);
-      }
-      next();
-    } catch (error) {
-      next(error);
-    }
-  };
+  const requireScope = (scope: Scope) =>
+    requireApiScope({ scope, runtime, idParam: { name: "id", notFound: "Project not found" } });
   const principal = (res: Response) => res.locals.auth as Principal;
 
   routes.post(

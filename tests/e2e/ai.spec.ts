@@ -1,0 +1,112 @@
+import type { Page } from "@playwright/test";
+import { newAccount, signUp } from "./auth-helpers.ts";
+import { expect, test } from "./fixtures.ts";
+
+const SHOTS = "test-results/screenshots";
+const llmPort = Number(process.env.E2E_LLM_PORT ?? 3107);
+
+async function setTheme(page: Page, theme: "Light" | "Dark") {
+  await page.getByTestId("theme-toggle").click();
+  await page.getByRole("menuitemradio", { name: theme }).click();
+  await expect(page.locator("html")).toHaveClass(theme === "Dark" ? /dark/ : /^(?!.*dark)/);
+  await page.waitForTimeout(300);
+}
+
+/** A project with two files, created through the API the page itself uses (the UI is covered elsewhere). */
+async function projectWithFiles(page: Page, name: string): Promise<string> {
+  const created = await page.request.post("/api/v1/projects", { data: { name } });
+  expect(created.status()).toBe(201);
+  const { id } = (await created.json()) as { id: string };
+  for (const [path, content] of [
+    ["src/math.ts", "export function add(a: number, b: number) {\n  return a - b;\n}\n"],
+    ["README.md", "# Calculator\n"],
+  ]) {
+    const saved = await page.request.put(`/api/v1/projects/${id}/files`, { data: { path, content } });
+    expect(saved.ok(), await saved.text()).toBe(true);
+  }
+  return id;
+}
+
+test("quick task: the offline demo model streams an answer about the chosen files; stop cancels", async ({
+  page,
+}) => {
+  await signUp(page, newAccount("quick"));
+  const id = await projectWithFiles(page, "Quick task demo");
+  await page.goto(`/projects/${id}?file=src/math.ts`);
+  await page.getByRole("button", { name: "Quick task" }).click();
+  const panel = page.getByRole("dialog", { name: "Quick task" });
+  await expect(panel).toBeVisible();
+
+  // With no provider key, the demo model is the default and is labelled as what it is.
+  const model = panel.getByLabel("Model");
+  await expect(model).toHaveValue("compat:demo/demo");
+  await expect(panel.getByText("Offline demo (no key needed)", { exact: false }).or(model)).toBeVisible();
+  // The open file is preselected.
+  await expect(panel.getByRole("checkbox", { name: "src/math.ts" })).toBeChecked();
+  await panel.getByRole("checkbox", { name: "README.md" }).check();
+  await panel.getByLabel("What should the model do?").fill("Why does add() return the wrong result?");
+  await panel.getByRole("button", { name: "Run" }).click();
+
+  const answer = panel.getByTestId("quick-task-answer");
+  await expect(answer).toContainText("src/math.ts");
+  await expect(answer).toContainText("README.md");
+  await expect(panel.getByText("Offline demo model — scripted, not an AI")).toBeVisible();
+  const details = panel.getByLabel("Call details");
+  await expect(details).toContainText("Cost");
+  await expect(details).toContainText("$0.00");
+  await page.screenshot({ path: `${SHOTS}/quick-task-demo-light.png` });
+  await setTheme(page, "Dark");
+  await page.screenshot({ path: `${SHOTS}/quick-task-demo-dark.png` });
+  await setTheme(page, "Light");
+
+  // A slow scripted model (64 chunks, 20 ms apart): stop it half-way.
+  await model.selectOption("compat:demo/slow");
+  await panel.getByRole("button", { name: "Run" }).click();
+  await expect(answer).toContainText("tok2");
+  await panel.getByRole("button", { name: "Stop" }).click();
+  await expect(panel.getByRole("status").filter({ hasText: "Stopped" })).toBeVisible();
+  const stoppedAt = await answer.textContent();
+  expect(stoppedAt).not.toContain("tok63");
+  await page.waitForTimeout(300);
+  expect(await answer.textContent()).toBe(stoppedAt);
+
+  // Both calls are on the books (the stopped one as cancelled).
+  const usage = await page.request.get(`/api/v1/usage?from=2000-01-01&to=2100-01-01&projectId=${id}`);
+  if (usage.ok()) {
+    const body = (await usage.json()) as { totals: { calls: number; errors: number } };
+    expect(body.totals.calls).toBe(2);
+    expect(body.totals.errors).toBe(1);
+  }
+});
+
+test("providers: add an OpenAI key pointing at a server, test it, and run a priced quick task", async ({
+  page,
+}) => {
+  await signUp(page, newAccount("providers"));
+  const id = await projectWithFiles(page, "Priced");
+  await page.goto("/settings/providers");
+  await page.screenshot({ path: `${SHOTS}/providers-empty.png` });
+
+  const form = page.locator("form").filter({ has: page.getByLabel("API key", { exact: true }) });
+  await form.getByLabel("Provider").selectOption("openai");
+  await form.getByLabel("API key", { exact: true }).fill("sk-e2e-test-key-1234");
+  await form.getByRole("button", { name: "Advanced: use a custom base URL" }).click();
+  await form.getByLabel("Base URL (optional)").fill(`http://127.0.0.1:${llmPort}/v1`);
+  await form.getByRole("button", { name: "Test connection" }).click();
+  await expect(page.getByText(/Connected — \d+ models/)).toBeVisible();
+  await form.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByLabel("Provider credentials")).toContainText("…1234");
+  // The key itself is never sent back to the browser.
+  expect(await page.content()).not.toContain("sk-e2e-test-key-1234");
+  await page.screenshot({ path: `${SHOTS}/providers-added.png` });
+
+  await page.goto(`/projects/${id}?file=src/math.ts`);
+  await page.getByRole("button", { name: "Quick task" }).click();
+  const panel = page.getByRole("dialog", { name: "Quick task" });
+  await panel.getByLabel("Model").selectOption("openai:gpt-4.1-mini");
+  await panel.getByLabel("What should the model do?").fill("Say hello");
+  await panel.getByRole("button", { name: "Run" }).click();
+  // The mock echoes the last user message; the cost comes from the catalog's price for gpt-4.1-mini.
+  await expect(panel.getByTestId("quick-task-answer")).toContainText("Echo:");
+  await expect(panel.getByLabel("Call details")).toContainText("$0.0");
+});
