@@ -194,6 +194,11 @@ export async function runAi(databaseUrl: string): Promise<void> {
       );
       report(
         SUITE,
+        `TTFT with ${concurrency} concurrent streams (SDK directly)`,
+        directRuns.map((r) => r.ttft),
+      );
+      report(
+        SUITE,
         `gap with ${concurrency} concurrent streams (SDK directly)`,
         directRuns.flatMap((r) => r.gaps),
       );
@@ -207,16 +212,21 @@ export async function runAi(databaseUrl: string): Promise<void> {
     };
     await proxied(slow(16, 0), deterministic);
     const hits: number[] = [];
+    const answered: number[] = [];
     for (let i = 0; i < 300; i++) {
       const started = performance.now();
-      const result = await ai.complete(
+      const stream = ai.stream(
         { model: `openai:${MODEL}`, ...deterministic, messages: deterministic.messages! },
         { userId: user.id },
       );
+      for await (const event of stream)
+        if (event.type === "finish") answered.push(performance.now() - started);
+      const result = await stream.result;
       hits.push(performance.now() - started);
       if (!result.cached) throw new Error("expected a cache hit");
     }
-    report(SUITE, "cache hit, whole call incl. recording", hits, "ms", "goal p99 ≤ 5 ms");
+    report(SUITE, "cache hit, answer delivered", answered, "ms", "goal p99 ≤ 5 ms");
+    report(SUITE, "cache hit, whole call incl. its ledger row", hits);
 
     // ── Single-flight: 50 identical concurrent deterministic calls → one upstream request.
     const fanIn: number[] = [];

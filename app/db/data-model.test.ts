@@ -5,7 +5,14 @@
  */
 import { describe, expect, it } from "vitest";
 import { DEMO_EMAIL, SAMPLE_FILES, seed } from "#prisma/seed.ts";
-import { createFile, createProject, createRun, createUser, createWorkflow } from "#tests/factories/index.ts";
+import {
+  createAiCall,
+  createFile,
+  createProject,
+  createRun,
+  createUser,
+  createWorkflow,
+} from "#tests/factories/index.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
 import { createPrismaClient, Prisma } from "./client.server.ts";
 
@@ -50,15 +57,10 @@ describe("data model", () => {
     const { user, run } = await ownedGraph();
     const big = 9_007_199_254_740_993n; // beyond Number.MAX_SAFE_INTEGER
     await database.db.workflowRun.update({ where: { id: run.id }, data: { costMicros: big } });
-    await database.db.aiCall.create({
-      data: {
-        userId: user.id,
-        runId: run.id,
-        provider: "openai",
-        model: "gpt-4.1-mini",
-        promptHash: "h",
-        costMicros: 1_234_567n,
-      },
+    await createAiCall(database.db, {
+      userId: user.id,
+      runId: run.id,
+      costMicros: 1_234_567n,
     });
     expect((await database.db.workflowRun.findUniqueOrThrow({ where: { id: run.id } })).costMicros).toBe(big);
     const sum = await database.db.aiCall.aggregate({
@@ -82,16 +84,11 @@ describe("data model", () => {
 
   it("deleting a project keeps the user's spend: AiCall rows stay, unlinked", async () => {
     const { user, project, run } = await ownedGraph();
-    const call = await database.db.aiCall.create({
-      data: {
-        userId: user.id,
-        projectId: project.id,
-        runId: run.id,
-        provider: "openai",
-        model: "gpt-4.1-mini",
-        promptHash: "h",
-        costMicros: 500n,
-      },
+    const call = await createAiCall(database.db, {
+      userId: user.id,
+      projectId: project.id,
+      runId: run.id,
+      costMicros: 500n,
     });
     await database.db.project.delete({ where: { id: project.id } });
     expect(await database.db.aiCall.findUnique({ where: { id: call.id } })).toMatchObject({

@@ -8,7 +8,6 @@ import {
   useLoaderData,
   useRouteError,
 } from "@remix-run/react";
-import { useQuery } from "@tanstack/react-query";
 import { Suspense, useEffect, useRef, useState } from "react";
 import { QuickTaskPanel } from "#app/components/ai/quick-task.tsx";
 import { exportUrl } from "#app/components/projects/api.ts";
@@ -20,7 +19,6 @@ import { FormAlert } from "#app/components/ui/field.tsx";
 import { isAppError } from "#app/lib/app-error.ts";
 import { requireUser } from "#app/modules/auth/web.server.ts";
 import { getProject, listFiles } from "#app/modules/projects/index.server.ts";
-import { useTRPC } from "#app/trpc/client.ts";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data ? `${data.project.name} · Projects · Agentry` : "Project · Agentry" },
@@ -130,13 +128,8 @@ function ProjectView({ project, files, initialPath }: ReturnType<typeof useLoade
   const [importOpen, setImportOpen] = useState(false);
   const [editing, setEditing] = useState(false);
   const [deleting, setDeleting] = useState(false);
-  const [quickTask, setQuickTask] = useState<{ open: boolean; files: string[] }>({ open: false, files: [] });
-  const trpc = useTRPC();
-  // The workspace keeps this query fresh; the quick task only reads it.
-  const fileList = useQuery({
-    ...trpc.projects.listFiles.queryOptions({ id: project.id }),
-    enabled: quickTask.open,
-  });
+  // Mounted on first use only: its queries must not re-render this page while the workspace hydrates.
+  const [quickTask, setQuickTask] = useState<{ open: boolean; files: string[] } | null>(null);
   const openQuickTask = () => {
     // The workspace writes the open file into ?file= as it changes.
     const current = new URL(window.location.href).searchParams.get("file");
@@ -198,13 +191,14 @@ function ProjectView({ project, files, initialPath }: ReturnType<typeof useLoade
           )}
         </Await>
       </Suspense>
-      <QuickTaskPanel
-        projectId={project.id}
-        open={quickTask.open}
-        onOpenChange={(open) => setQuickTask((current) => ({ ...current, open }))}
-        files={(fileList.data?.files ?? []).map((f) => f.path)}
-        initialFiles={quickTask.files}
-      />
+      {quickTask ? (
+        <QuickTaskPanel
+          projectId={project.id}
+          open={quickTask.open}
+          onOpenChange={(open) => setQuickTask((current) => current && { ...current, open })}
+          initialFiles={quickTask.files}
+        />
+      ) : null}
       <EditProjectDialog project={editing ? project : null} onClose={() => setEditing(false)} />
       <DeleteProjectDialog
         project={deleting ? project : null}

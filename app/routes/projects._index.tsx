@@ -11,6 +11,7 @@ import { z } from "zod";
 import { CreateProjectDialog } from "#app/components/projects/project-dialogs.tsx";
 import { ProjectTable, ProjectTableSkeleton } from "#app/components/projects/project-list.tsx";
 import { Button } from "#app/components/ui/button.tsx";
+import { EmptyState } from "#app/components/ui/empty-state.tsx";
 import { FormAlert } from "#app/components/ui/field.tsx";
 import { fieldErrors } from "#app/lib/forms.ts";
 import { formFailure, requireUser } from "#app/modules/auth/web.server.ts";
@@ -125,43 +126,38 @@ export async function action({ context, request }: ActionFunctionArgs) {
 /** No project to list: say what a project is for and what to do next. */
 function EmptyProjects({ archivedHidden, onCreate }: { archivedHidden: boolean; onCreate: () => void }) {
   return (
-    <div
-      className="rounded-lg border border-dashed border-zinc-300 px-6 py-14 text-center dark:border-zinc-700"
-      data-testid="projects-empty"
+    <EmptyState
+      testId="projects-empty"
+      icon={
+        <>
+          <path d="M3 7a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z" />
+          <path d="M12 11v5M9.5 13.5h5" />
+        </>
+      }
+      title="Bring your first project"
+      textWidth="max-w-md"
+      actions={
+        <>
+          <Button className="mt-5" onClick={onCreate}>
+            New project
+          </Button>
+          {archivedHidden ? (
+            <p className="mt-4 text-xs text-zinc-500">
+              Archived projects are hidden.{" "}
+              <Link
+                to="/projects?archived=1"
+                className="font-medium text-brand-700 hover:underline dark:text-brand-100"
+              >
+                Show them
+              </Link>
+            </p>
+          ) : null}
+        </>
+      }
     >
-      <svg
-        width="40"
-        height="40"
-        viewBox="0 0 24 24"
-        fill="none"
-        stroke="currentColor"
-        strokeWidth="1.5"
-        className="mx-auto text-zinc-400"
-        aria-hidden="true"
-      >
-        <path d="M3 7a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z" />
-        <path d="M12 11v5M9.5 13.5h5" />
-      </svg>
-      <h2 className="mt-3 text-base font-semibold">Bring your first project</h2>
-      <p className="mx-auto mt-1 max-w-md text-sm text-zinc-600 dark:text-zinc-400">
-        Create a project, then import a .zip of your code or drop a folder into it. You can read and edit
-        every file in the browser, and every save is kept as a version.
-      </p>
-      <Button className="mt-5" onClick={onCreate}>
-        New project
-      </Button>
-      {archivedHidden ? (
-        <p className="mt-4 text-xs text-zinc-500">
-          Archived projects are hidden.{" "}
-          <Link
-            to="/projects?archived=1"
-            className="font-medium text-brand-700 hover:underline dark:text-brand-100"
-          >
-            Show them
-          </Link>
-        </p>
-      ) : null}
-    </div>
+      Create a project, then import a .zip of your code or drop a folder into it. You can read and edit every
+      file in the browser, and every save is kept as a version.
+    </EmptyState>
   );
 }
 

@@ -11,6 +11,7 @@ import { useDeferredValue, useId, useMemo, useState } from "react";
 import { z } from "zod";
 import { Modal, ModalActions } from "#app/components/projects/dialog.tsx";
 import { Button } from "#app/components/ui/button.tsx";
+import { EmptyState } from "#app/components/ui/empty-state.tsx";
 import { Field, FormAlert } from "#app/components/ui/field.tsx";
 import { DateTime } from "#app/components/ui/section.tsx";
 import { fieldErrors } from "#app/lib/forms.ts";
@@ -90,38 +91,30 @@ function VariableChips({ variables, limit = 6 }: { variables: readonly string[];
 
 function EmptyPrompts({ onCreate }: { onCreate: () => void }) {
   return (
-    <div
-      className="rounded-lg border border-dashed border-zinc-300 px-6 py-14 text-center dark:border-zinc-700"
-      data-testid="prompts-empty"
+    <EmptyState
+      testId="prompts-empty"
+      icon={
+        <>
+          <path d="M4 5h16v11H8l-4 4z" />
+          <path d="M8 9h8M8 12h5" />
+        </>
+      }
+      title="Write your first prompt"
+      actions={
+        <Button className="mt-5" onClick={onCreate}>
+          New prompt
+        </Button>
+      }
     >
-      <svg
-        width="40"
-        height="40"
-        viewBox="0 0 24 24"
-        fill="none"
-        stroke="currentColor"
-        strokeWidth="1.5"
-        className="mx-auto text-zinc-400"
-        aria-hidden="true"
-      >
-        <path d="M4 5h16v11H8l-4 4z" />
-        <path d="M8 9h8M8 12h5" />
-      </svg>
-      <h2 className="mt-3 text-base font-semibold">Write your first prompt</h2>
-      <p className="mx-auto mt-1 max-w-lg text-sm text-zinc-600 dark:text-zinc-400">
-        A prompt template is text with <code className="font-mono text-[13px]">{"{{variables}}"}</code> in it,
-        filled in when a workflow runs. For example{" "}
-        <code className="rounded bg-zinc-100 px-1 font-mono text-[13px] dark:bg-zinc-800">
-          {"Review {{ file.path }} for {{ goal }}"}
-        </code>
-        . Paths reach into objects and lists (
-        <code className="font-mono text-[13px]">{"{{ items.0.name }}"}</code>
-        ); there is no logic to learn. Every save keeps a version you can compare and restore.
-      </p>
-      <Button className="mt-5" onClick={onCreate}>
-        New prompt
-      </Button>
-    </div>
+      A prompt template is text with <code className="font-mono text-[13px]">{"{{variables}}"}</code> in it,
+      filled in when a workflow runs. For example{" "}
+      <code className="rounded bg-zinc-100 px-1 font-mono text-[13px] dark:bg-zinc-800">
+        {"Review {{ file.path }} for {{ goal }}"}
+      </code>
+      . Paths reach into objects and lists (
+      <code className="font-mono text-[13px]">{"{{ items.0.name }}"}</code>
+      ); there is no logic to learn. Every save keeps a version you can compare and restore.
+    </EmptyState>
   );
 }
 

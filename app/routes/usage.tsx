@@ -17,6 +17,7 @@ import { DangerButton, Modal, ModalActions } from "#app/components/projects/dial
 import { RunStatusBadge } from "#app/components/projects/project-list.tsx";
 import { Button } from "#app/components/ui/button.tsx";
 import { Card, CardTitle, Skeleton } from "#app/components/ui/card.tsx";
+import { EmptyState } from "#app/components/ui/empty-state.tsx";
 import { FormAlert } from "#app/components/ui/field.tsx";
 import { Section } from "#app/components/ui/section.tsx";
 import { type FieldErrors, fieldErrors, formDataObject } from "#app/lib/forms.ts";
@@ -355,7 +356,7 @@ const td = "px-3 py-2.5";
 
 function TopRuns({ summary }: { summary: UsageSummary }) {
   return (
-    <Card className="p-0">
+    <Card flush>
       <div className="px-5 pt-5">
         <CardTitle>Most expensive runs</CardTitle>
       </div>
@@ -428,6 +429,16 @@ function TopRuns({ summary }: { summary: UsageSummary }) {
 }
 
 function CallResult({ call }: { call: UsageSummary["recentCalls"][number] }) {
+  if (call.error && /^(aborted|cancelled)/i.test(call.error)) {
+    return (
+      <span
+        className="inline-flex items-center rounded-full bg-zinc-100 px-2 py-0.5 text-xs font-medium text-zinc-700 dark:bg-zinc-800 dark:text-zinc-300"
+        title={call.error}
+      >
+        Cancelled
+      </span>
+    );
+  }
   if (call.error) {
     return (
       <span
@@ -456,7 +467,7 @@ function RecentCalls({ summary }: { summary: UsageSummary }) {
   const calls = all ? summary.recentCalls : summary.recentCalls.slice(0, RECENT_SHOWN);
   const hidden = summary.recentCalls.length - calls.length;
   return (
-    <Card className="p-0">
+    <Card flush>
       <div className="px-5 pt-5">
         <CardTitle
           aside={<span className="text-xs text-zinc-500">The newest calls of the period, up to 50</span>}
@@ -549,36 +560,25 @@ function RecentCalls({ summary }: { summary: UsageSummary }) {
 function NoCallsYet({ targets }: { targets: BudgetTargets }) {
   const project = targets.projects[0];
   return (
-    <div
-      className="rounded-lg border border-dashed border-zinc-300 px-6 py-12 text-center dark:border-zinc-700"
-      data-testid="usage-empty"
+    <EmptyState
+      testId="usage-empty"
+      icon={<path d="M4 20V10M10 20V4M16 20v-7M22 20H2" />}
+      title="No AI calls yet"
+      padding="py-12"
+      actions={
+        <Button asChild className="mt-5">
+          {project ? (
+            <Link to={`/projects/${project.id}#quick-task`}>Try a quick task in {project.name}</Link>
+          ) : (
+            <Link to="/projects">Create a project to start</Link>
+          )}
+        </Button>
+      }
     >
-      <svg
-        width="40"
-        height="40"
-        viewBox="0 0 24 24"
-        fill="none"
-        stroke="currentColor"
-        strokeWidth="1.5"
-        className="mx-auto text-zinc-400"
-        aria-hidden="true"
-      >
-        <path d="M4 20V10M10 20V4M16 20v-7M22 20H2" />
-      </svg>
-      <h2 className="mt-3 text-base font-semibold">No AI calls yet</h2>
-      <p className="mx-auto mt-1 max-w-lg text-sm text-zinc-600 dark:text-zinc-400">
-        Every model call Agentry makes for you (workflow runs, agent steps, quick tasks and calls through the
-        API) is recorded here: the model, tokens in and out, cost, time to first token, latency, and whether
-        the answer came from the cache.
-      </p>
-      <Button asChild className="mt-5">
-        {project ? (
-          <Link to={`/projects/${project.id}#quick-task`}>Try a quick task in {project.name}</Link>
-        ) : (
-          <Link to="/projects">Create a project to start</Link>
-        )}
-      </Button>
-    </div>
+      Every model call Agentry makes for you (workflow runs, agent steps, quick tasks and calls through the
+      API) is recorded here: the model, tokens in and out, cost, time to first token, latency, and whether the
+      answer came from the cache.
+    </EmptyState>
   );
 }
 
@@ -820,6 +820,74 @@ function BudgetDialog({
   );
 }
 
+/**
+ * The project or API key a budget applies to: a select of the user's own, a pointer to create one when
+ * there is none, or the fixed name when an existing budget is edited (its target cannot change).
+ */
+function TargetField({
+  id,
+  label,
+  name,
+  placeholder,
+  options,
+  none,
+  createHref,
+  locked,
+  error,
+}: {
+  id: string;
+  label: string;
+  name: "projectId" | "apiKeyId";
+  placeholder: string;
+  options: { value: string; label: string }[];
+  /** Said when there is nothing to choose, before "Create one first." */
+  none: string;
+  createHref: string;
+  locked: { name: string; value: string } | null;
+  error?: string;
+}) {
+  return (
+    <div className="space-y-1.5">
+      <label htmlFor={id} className="block text-sm font-medium text-zinc-800 dark:text-zinc-200">
+        {label}
+      </label>
+      {locked ? (
+        <>
+          <p className="text-sm">{locked.name}</p>
+          <input type="hidden" name={name} value={locked.value} />
+        </>
+      ) : options.length === 0 ? (
+        <p className="text-sm text-zinc-600 dark:text-zinc-400">
+          {none}{" "}
+          <Link to={createHref} className="font-medium underline">
+            Create one
+          </Link>{" "}
+          first.
+        </p>
+      ) : (
+        <select
+          id={id}
+          name={name}
+          className={selectClass}
+          defaultValue=""
+          aria-invalid={error ? true : undefined}
+          aria-describedby={error ? `${id}-error` : undefined}
+        >
+          <option value="" disabled>
+            {placeholder}
+          </option>
+          {options.map((option) => (
+            <option key={option.value} value={option.value}>
+              {option.label}
+            </option>
+          ))}
+        </select>
+      )}
+      <FieldError id={`${id}-error`} message={error} />
+    </div>
+  );
+}
+
 function BudgetForm({
   editing,
   targets,
@@ -879,88 +947,31 @@ function BudgetForm({
       </div>
 
       {scope === "project" ? (
-        <div className="space-y-1.5">
-          <label
-            htmlFor={`${id}-project`}
-            className="block text-sm font-medium text-zinc-800 dark:text-zinc-200"
-          >
-            Project
-          </label>
-          {locked ? (
-            <>
-              <p className="text-sm">{editing.targetName}</p>
-              <input type="hidden" name="projectId" value={editing.projectId ?? ""} />
-            </>
-          ) : targets.projects.length === 0 ? (
-            <p className="text-sm text-zinc-600 dark:text-zinc-400">
-              You have no projects yet.{" "}
-              <Link to="/projects" className="font-medium underline">
-                Create one
-              </Link>{" "}
-              first.
-            </p>
-          ) : (
-            <select
-              id={`${id}-project`}
-              name="projectId"
-              className={selectClass}
-              defaultValue=""
-              aria-invalid={errors.projectId ? true : undefined}
-              aria-describedby={errors.projectId ? `${id}-project-error` : undefined}
-            >
-              <option value="" disabled>
-                Choose a project…
-              </option>
-              {targets.projects.map((project) => (
-                <option key={project.id} value={project.id}>
-                  {project.name}
-                </option>
-              ))}
-            </select>
-          )}
-          <FieldError id={`${id}-project-error`} message={errors.projectId} />
-        </div>
+        <TargetField
+          id={`${id}-project`}
+          label="Project"
+          name="projectId"
+          placeholder="Choose a project…"
+          options={targets.projects.map((project) => ({ value: project.id, label: project.name }))}
+          none="You have no projects yet."
+          createHref="/projects"
+          locked={editing ? { name: editing.targetName, value: editing.projectId ?? "" } : null}
+          error={errors.projectId}
+        />
       ) : null}
 
       {scope === "api_key" ? (
-        <div className="space-y-1.5">
-          <label htmlFor={`${id}-key`} className="block text-sm font-medium text-zinc-800 dark:text-zinc-200">
-            API key
-          </label>
-          {locked ? (
-            <>
-              <p className="text-sm">{editing.targetName}</p>
-              <input type="hidden" name="apiKeyId" value={editing.apiKeyId ?? ""} />
-            </>
-          ) : targets.apiKeys.length === 0 ? (
-            <p className="text-sm text-zinc-600 dark:text-zinc-400">
-              You have no active API keys.{" "}
-              <Link to="/settings/api-keys" className="font-medium underline">
-                Create one
-              </Link>{" "}
-              first.
-            </p>
-          ) : (
-            <select
-              id={`${id}-key`}
-              name="apiKeyId"
-              className={selectClass}
-              defaultValue=""
-              aria-invalid={errors.apiKeyId ? true : undefined}
-              aria-describedby={errors.apiKeyId ? `${id}-key-error` : undefined}
-            >
-              <option value="" disabled>
-                Choose a key…
-              </option>
-              {targets.apiKeys.map((key) => (
-                <option key={key.id} value={key.id}>
-                  {key.name} ({key.prefix}…)
-                </option>
-              ))}
-            </select>
-          )}
-          <FieldError id={`${id}-key-error`} message={errors.apiKeyId} />
-        </div>
+        <TargetField
+          id={`${id}-key`}
+          label="API key"
+          name="apiKeyId"
+          placeholder="Choose a key…"
+          options={targets.apiKeys.map((key) => ({ value: key.id, label: `${key.name} (${key.prefix}…)` }))}
+          none="You have no active API keys."
+          createHref="/settings/api-keys"
+          locked={editing ? { name: editing.targetName, value: editing.apiKeyId ?? "" } : null}
+          error={errors.apiKeyId}
+        />
       ) : null}
 
       <fieldset disabled={locked}>

@@ -5,13 +5,6 @@ import { expect, test } from "./fixtures.ts";
 const SHOTS = "test-results/screenshots";
 const llmPort = Number(process.env.E2E_LLM_PORT ?? 3107);
 
-async function setTheme(page: Page, theme: "Light" | "Dark") {
-  await page.getByTestId("theme-toggle").click();
-  await page.getByRole("menuitemradio", { name: theme }).click();
-  await expect(page.locator("html")).toHaveClass(theme === "Dark" ? /dark/ : /^(?!.*dark)/);
-  await page.waitForTimeout(300);
-}
-
 /** A project with two files, created through the API the page itself uses (the UI is covered elsewhere). */
 async function projectWithFiles(page: Page, name: string): Promise<string> {
   const created = await page.request.post("/api/v1/projects", { data: { name } });
@@ -38,7 +31,7 @@ test("quick task: the offline demo model streams an answer about the chosen file
   await expect(panel).toBeVisible();
 
   // With no provider key, the demo model is the default and is labelled as what it is.
-  const model = panel.getByLabel("Model");
+  const model = panel.getByLabel("Model", { exact: true });
   await expect(model).toHaveValue("compat:demo/demo");
   await expect(panel.getByText("Offline demo (no key needed)", { exact: false }).or(model)).toBeVisible();
   // The open file is preselected.
@@ -50,14 +43,18 @@ test("quick task: the offline demo model streams an answer about the chosen file
   const answer = panel.getByTestId("quick-task-answer");
   await expect(answer).toContainText("src/math.ts");
   await expect(answer).toContainText("README.md");
+  await expect(answer).toContainText("2 files");
   await expect(panel.getByText("Offline demo model — scripted, not an AI")).toBeVisible();
   const details = panel.getByLabel("Call details");
   await expect(details).toContainText("Cost");
   await expect(details).toContainText("$0.00");
   await page.screenshot({ path: `${SHOTS}/quick-task-demo-light.png` });
-  await setTheme(page, "Dark");
+  // The theme follows the system by default; the panel is modal, so switch the system's scheme.
+  await page.emulateMedia({ colorScheme: "dark" });
+  await expect(page.locator("html")).toHaveClass(/dark/);
+  await page.waitForTimeout(300);
   await page.screenshot({ path: `${SHOTS}/quick-task-demo-dark.png` });
-  await setTheme(page, "Light");
+  await page.emulateMedia({ colorScheme: "light" });
 
   // A slow scripted model (64 chunks, 20 ms apart): stop it half-way.
   await model.selectOption("compat:demo/slow");
@@ -70,13 +67,17 @@ test("quick task: the offline demo model streams an answer about the chosen file
   await page.waitForTimeout(300);
   expect(await answer.textContent()).toBe(stoppedAt);
 
-  // Both calls are on the books (the stopped one as cancelled).
-  const usage = await page.request.get(`/api/v1/usage?from=2000-01-01&to=2100-01-01&projectId=${id}`);
-  if (usage.ok()) {
-    const body = (await usage.json()) as { totals: { calls: number; errors: number } };
-    expect(body.totals.calls).toBe(2);
-    expect(body.totals.errors).toBe(1);
-  }
+  // Both calls are on the books (the stopped one as cancelled), and the usage page shows them.
+  const usage = await page.request.get(`/api/v1/usage?projectId=${id}`);
+  expect(usage.status()).toBe(200);
+  const body = (await usage.json()) as { totals: { calls: number; errors: number } };
+  expect(body.totals).toMatchObject({ calls: 2, errors: 1 });
+  await page.keyboard.press("Escape");
+  await page.getByRole("link", { name: "Usage", exact: true }).click();
+  const calls = page.getByTestId("recent-calls");
+  await expect(calls).toContainText("demo/slow");
+  await expect(calls).toContainText("demo/demo");
+  await page.screenshot({ path: `${SHOTS}/usage-light.png`, fullPage: true });
 });
 
 test("providers: add an OpenAI key pointing at a server, test it, and run a priced quick task", async ({
@@ -103,7 +104,7 @@ test("providers: add an OpenAI key pointing at a server, test it, and run a pric
   await page.goto(`/projects/${id}?file=src/math.ts`);
   await page.getByRole("button", { name: "Quick task" }).click();
   const panel = page.getByRole("dialog", { name: "Quick task" });
-  await panel.getByLabel("Model").selectOption("openai:gpt-4.1-mini");
+  await panel.getByLabel("Model", { exact: true }).selectOption("openai:gpt-4.1-mini");
   await panel.getByLabel("What should the model do?").fill("Say hello");
   await panel.getByRole("button", { name: "Run" }).click();
   // The mock echoes the last user message; the cost comes from the catalog's price for gpt-4.1-mini.

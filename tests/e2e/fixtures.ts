@@ -25,10 +25,12 @@ export const test = base.extend<{ externalRequests: string[] }>({
         const benign =
           /Failed to load resource: .*status of 4\d\d|AbstractContextKeyService has been disposed/;
         if (msg.type() === "error" && !benign.test(msg.text())) {
-          consoleErrors.push(msg.text());
+          consoleErrors.push(`${msg.text()} (on ${new URL(page.url()).pathname})`);
         }
       });
-      page.on("pageerror", (error) => consoleErrors.push(error.message));
+      page.on("pageerror", (error) =>
+        consoleErrors.push(`${error.message} (on ${new URL(page.url()).pathname})`),
+      );
       await use(external);
       expect(external, "requests to outside the machine").toEqual([]);
       expect(consoleErrors, "browser console errors").toEqual([]);

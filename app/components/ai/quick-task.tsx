@@ -190,18 +190,18 @@ export function QuickTaskPanel({
   projectId,
   open,
   onOpenChange,
-  files,
   initialFiles,
 }: {
   projectId: string;
   open: boolean;
   onOpenChange: (open: boolean) => void;
-  /** Every path of the project, for the picker. */
-  files: string[];
   /** Preselected paths (the file open in the editor). */
   initialFiles: string[];
 }) {
   const trpc = useTRPC();
+  // The same query the workspace keeps fresh: usually answered from its cache.
+  const fileList = useQuery({ ...trpc.projects.listFiles.queryOptions({ id: projectId }), enabled: open });
+  const files = useMemo(() => (fileList.data?.files ?? []).map((f) => f.path), [fileList.data]);
   const models = useQuery({ ...trpc.ai.models.queryOptions(), enabled: open, staleTime: 30_000 });
   const prompts = useQuery({
     ...trpc.prompts.list.queryOptions({ projectId }),
@@ -417,12 +417,22 @@ export function QuickTaskPanel({
               </fieldset>
               <div className="flex items-center gap-2">
                 {task.busy ? (
-                  <Button type="button" variant="secondary" onClick={task.stop}>
+                  // Its own element (key): were the DOM button reused, the click that stops the call would,
+                  // once it re-renders as "Run" (type=submit) in the same event, submit the form again.
+                  <Button
+                    key="stop"
+                    type="button"
+                    variant="secondary"
+                    onClick={(event) => {
+                      event.preventDefault();
+                      task.stop();
+                    }}
+                  >
                     <span className="mr-1.5 inline-block size-2.5 rounded-sm bg-red-600" aria-hidden="true" />
                     Stop
                   </Button>
                 ) : (
-                  <Button type="submit" disabled={!model || (!prompt.trim() && !template)}>
+                  <Button key="run" type="submit" disabled={!model || (!prompt.trim() && !template)}>
                     Run
                   </Button>
                 )}
@@ -446,7 +456,9 @@ export function QuickTaskPanel({
                 className="space-y-3 border-t border-zinc-200 pt-4 dark:border-zinc-800"
               >
                 <div className="flex flex-wrap items-center gap-2 text-xs">
-                  <span className="font-medium text-zinc-700 dark:text-zinc-300">{start.label}</span>
+                  {start.demo ? null : (
+                    <span className="font-medium text-zinc-700 dark:text-zinc-300">{start.label}</span>
+                  )}
                   {start.demo ? (
                     <span className="rounded-full bg-amber-100 px-2 py-0.5 font-medium text-amber-900 dark:bg-amber-950 dark:text-amber-200">
                       Offline demo model — scripted, not an AI

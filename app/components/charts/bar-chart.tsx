@@ -73,8 +73,10 @@ export function BarChart({
   const [announce, setAnnounce] = useState(false);
   const hintId = useId();
 
-  const max = niceMax(Math.max(0, ...data.map((d) => d.value)));
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * max);
+  const highest = Math.max(0, ...data.map((d) => d.value));
+  const max = niceMax(highest);
+  // Nothing to scale (a period without spend): one baseline, not a scale of made-up amounts.
+  const ticks = highest > 0 ? [0, 0.25, 0.5, 0.75, 1].map((f) => f * max) : [0];
   const tickLabels = ticks.map(formatAxis);
   const padLeft = Math.max(...tickLabels.map((label) => label.length)) * 6.5 + 12;
   const plotWidth = Math.max(10, width - padLeft - PAD_RIGHT);

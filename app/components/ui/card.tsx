@@ -1,11 +1,17 @@
 import clsx from "clsx";
 import type { HTMLAttributes, ReactNode } from "react";
 
-export function Card({ className, ...props }: HTMLAttributes<HTMLElement>) {
+/** A bordered block. `flush`: no padding, for content that runs edge to edge (tables). */
+export function Card({
+  className,
+  flush = false,
+  ...props
+}: HTMLAttributes<HTMLElement> & { flush?: boolean }) {
   return (
     <section
       className={clsx(
-        "rounded-lg border border-zinc-200 bg-white p-5 shadow-xs dark:border-zinc-800 dark:bg-zinc-900/50",
+        "rounded-lg border border-zinc-200 bg-white shadow-xs dark:border-zinc-800 dark:bg-zinc-900/50",
+        !flush && "p-5",
         className,
       )}
       {...props}

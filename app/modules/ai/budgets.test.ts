@@ -1,7 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { Db, Prisma } from "#app/db/client.server.ts";
-import { createProject, createRun, createUser, createWorkflow } from "#tests/factories/index.ts";
+import {
+  createAiCall,
+  createProject,
+  createRun,
+  createUser,
+  createWorkflow,
+} from "#tests/factories/index.ts";
+import { rejection } from "#tests/setup/assertions.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
 import {
   applicableBudgets,
@@ -16,35 +23,6 @@ const database = setupTestDatabase();
 /** Mid-March 2026, UTC: "this month" starts 2026-03-01T00:00Z. */
 const NOW = new Date("2026-03-15T12:00:00.000Z");
 const deps = () => ({ db: database.db, now: () => NOW, ip: "203.0.113.9", userAgent: "vitest" });
-
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error, "expected a rejection").not.toBeNull();
-  return error as { code: string; message: string };
-}
-
-/** One AiCall row, as the AI proxy would record it. */
-function aiCall(
-  db: Db,
-  { userId, ...overrides }: { userId: string } & Partial<Omit<Prisma.AiCallUncheckedCreateInput, "userId">>,
-) {
-  return db.aiCall.create({
-    data: {
-      userId,
-      provider: "openai",
-      model: "gpt-4.1-mini",
-      promptHash: randomBytes(16).toString("hex"),
-      tokensIn: 100,
-      tokensOut: 20,
-      costMicros: 1_000n,
-      createdAt: NOW,
-      ...overrides,
-    },
-  });
-}
 
 /** An API key row (only its hash would ever be stored; these tests never authenticate with it). */
 function apiKey(db: Db, userId: string, overrides: Partial<Prisma.ApiKeyUncheckedCreateInput> = {}) {
@@ -254,8 +232,8 @@ describe("listBudgets", () => {
 
     const db = database.db;
     // This month: 3,000 in the project (1,000 of it through the key, in a run), 2,000 elsewhere.
-    await aiCall(db, { userId: user.id, projectId: project.id, costMicros: 2_000n });
-    await aiCall(db, {
+    await createAiCall(db, { userId: user.id, projectId: project.id, costMicros: 2_000n, createdAt: NOW });
+    await createAiCall(db, {
       userId: user.id,
       projectId: project.id,
       runId: run.id,
@@ -263,10 +241,15 @@ describe("listBudgets", () => {
       costMicros: 1_000n,
       createdAt: new Date("2026-03-01T00:00:00.000Z"),
     });
-    await aiCall(db, { userId: user.id, projectId: otherProject.id, costMicros: 1_500n });
-    await aiCall(db, { userId: user.id, costMicros: 500n });
+    await createAiCall(db, {
+      userId: user.id,
+      projectId: otherProject.id,
+      costMicros: 1_500n,
+      createdAt: NOW,
+    });
+    await createAiCall(db, { userId: user.id, costMicros: 500n, createdAt: NOW });
     // Last month: not counted.
-    await aiCall(db, {
+    await createAiCall(db, {
       userId: user.id,
       projectId: project.id,
       apiKeyId: key.id,
@@ -274,7 +257,12 @@ describe("listBudgets", () => {
       createdAt: new Date("2026-02-28T23:59:59.999Z"),
     });
     // Someone else's calls: never counted.
-    await aiCall(db, { userId: stranger.user.id, projectId: stranger.project.id, costMicros: 9_999n });
+    await createAiCall(db, {
+      userId: stranger.user.id,
+      projectId: stranger.project.id,
+      costMicros: 9_999n,
+      createdAt: NOW,
+    });
 
     const budgets = await listBudgets({ userId: user.id }, deps());
     expect(budgets.map((b) => b.id)).toEqual([user_.id, perRun.id, project_.id, key_.id]);
@@ -293,7 +281,7 @@ describe("listBudgets", () => {
     });
 
     // Overspent: remaining stops at 0.
-    await aiCall(db, { userId: user.id, projectId: project.id, costMicros: 10_000n });
+    await createAiCall(db, { userId: user.id, projectId: project.id, costMicros: 10_000n, createdAt: NOW });
     const after = await listBudgets({ userId: user.id }, deps());
     expect(after.find((b) => b.id === project_.id)).toMatchObject({
       spentMicros: 13_000,
@@ -390,28 +378,30 @@ describe("budgetSpend", () => {
     const runBudget = budgets.find((b) => b.period === "per_run")!;
 
     // The run started last month: its older calls count for the per-run budget, not the monthly ones.
-    await aiCall(db, {
+    await createAiCall(db, {
       userId: user.id,
       projectId: project.id,
       runId: run.id,
       costMicros: 700n,
       createdAt: new Date("2026-02-27T10:00:00Z"),
     });
-    await aiCall(db, {
+    await createAiCall(db, {
       userId: user.id,
       projectId: project.id,
       runId: run.id,
       apiKeyId: key.id,
       costMicros: 300n,
+      createdAt: NOW,
     });
-    await aiCall(db, { userId: user.id, projectId: project.id, costMicros: 50n });
-    await aiCall(db, { userId: user.id, apiKeyId: key.id, costMicros: 5n });
+    await createAiCall(db, { userId: user.id, projectId: project.id, costMicros: 50n, createdAt: NOW });
+    await createAiCall(db, { userId: user.id, apiKeyId: key.id, costMicros: 5n, createdAt: NOW });
     // A row of another user naming this project (it cannot happen through the app): still not counted.
-    await aiCall(db, {
+    await createAiCall(db, {
       userId: stranger.user.id,
       projectId: project.id,
       runId: run.id,
       costMicros: 100_000n,
+      createdAt: NOW,
     });
 
     const queries: string[] = [];

@@ -48,7 +48,7 @@ export function requestHash(ref: ModelRef, request: ChatRequest): string {
 export async function readCache(
   db: DbOrTx,
   { userId, key, now }: { userId: string; key: string; now: Date },
-): Promise<(CachedAnswer & { entryId: string }) | null> {
+): Promise<(CachedAnswer & { entryId: string; expiresAt: Date | null }) | null> {
   const row = await db.aiCache.findUnique({
     where: { userId_key: { userId, key } },
     select: { id: true, response: true, tokensIn: true, tokensOut: true, costMicros: true, expiresAt: true },
@@ -58,6 +58,7 @@ export async function readCache(
   if (typeof response.text !== "string" || !Array.isArray(response.toolCalls)) return null;
   return {
     entryId: row.id,
+    expiresAt: row.expiresAt,
     text: response.text,
     toolCalls: response.toolCalls as ToolCall[],
     finishReason: (response.finishReason as FinishReason) ?? "stop",
@@ -76,7 +77,7 @@ export async function writeCache(
     ttlSeconds: number;
     now: Date;
   },
-): Promise<void> {
+): Promise<{ entryId: string; expiresAt: Date }> {
   const { answer } = entry;
   const data = {
     provider: entry.ref.provider,
@@ -88,19 +89,65 @@ export async function writeCache(
     createdAt: entry.now,
     expiresAt: new Date(entry.now.getTime() + entry.ttlSeconds * 1000),
   };
-  await db.aiCache.upsert({
+  const row = await db.aiCache.upsert({
     where: { userId_key: { userId: entry.userId, key: entry.key } },
     create: { userId: entry.userId, key: entry.key, ...data },
     update: { ...data, hits: 0, lastHitAt: null },
+    select: { id: true },
   });
-}
-
-export async function recordCacheHit(db: DbOrTx, entryId: string, now: Date): Promise<void> {
-  await db.aiCache.updateMany({ where: { id: entryId }, data: { hits: { increment: 1 }, lastHitAt: now } });
+  return { entryId: row.id, expiresAt: data.expiresAt };
 }
 
 /** Delete expired entries; returns how many. (Run periodically by the worker.) */
 export async function purgeExpiredCache(db: DbOrTx, now: Date): Promise<number> {
   const { count } = await db.aiCache.deleteMany({ where: { expiresAt: { lte: now } } });
   return count;
+}
+
+/**
+ * The hottest entries in process memory, in front of PostgreSQL: a repeated deterministic call (a replayed
+ * run, an eval re-run) is answered without a database round trip. Bounded by entry count and by answer size;
+ * an entry is only kept until it expires. Per process and per user key, like the table.
+ */
+export class CacheMemory {
+  private readonly entries = new Map<
+    string,
+    { answer: CachedAnswer & { entryId: string }; expiresAt: number }
+  >();
+
+  constructor(
+    private readonly maxEntries = 1_000,
+    /** Answers larger than this (characters of text and tool arguments) stay in PostgreSQL only. */
+    private readonly maxChars = 64 * 1024,
+  ) {}
+
+  get(userId: string, key: string, now: Date): (CachedAnswer & { entryId: string }) | null {
+    const id = `${userId}|${key}`;
+    const hit = this.entries.get(id);
+    if (!hit) return null;
+    if (hit.expiresAt <= now.getTime()) {
+      this.entries.delete(id);
+      return null;
+    }
+    // Most recently used last: re-insert.
+    this.entries.delete(id);
+    this.entries.set(id, hit);
+    return hit.answer;
+  }
+
+  set(userId: string, key: string, answer: CachedAnswer & { entryId: string }, expiresAt: Date): void {
+    const size = answer.text.length + answer.toolCalls.reduce((n, c) => n + c.arguments.length, 0);
+    if (size > this.maxChars) return;
+    const id = `${userId}|${key}`;
+    this.entries.delete(id);
+    this.entries.set(id, { answer, expiresAt: expiresAt.getTime() });
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
 }

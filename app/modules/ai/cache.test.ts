@@ -3,6 +3,7 @@ import { createUser } from "#tests/factories/index.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
 import type { ChatRequest, ModelRef } from "./ai.types.ts";
 import {
+  CacheMemory,
   canonicalJson,
   isDeterministic,
   purgeExpiredCache,
@@ -67,5 +68,38 @@ describe("cache store", () => {
     expect(await readCache(database.db, { userId: user.id, key: "k1", now: later })).toBeNull();
     expect(await purgeExpiredCache(database.db, later)).toBe(1);
     expect(await database.db.aiCache.count({ where: { userId: user.id } })).toBe(1);
+  });
+});
+
+describe("CacheMemory", () => {
+  const answer = (text: string) => ({
+    entryId: "e",
+    text,
+    toolCalls: [],
+    finishReason: "stop" as const,
+    usage: { tokensIn: 1, tokensOut: 1 },
+    costMicros: 1,
+  });
+  const now = new Date("2026-05-01T00:00:00Z");
+  const later = new Date(now.getTime() + 60_000);
+
+  it("keeps the most recently used entries, per user, until they expire", () => {
+    const memory = new CacheMemory(2);
+    memory.set("u1", "a", answer("A"), later);
+    memory.set("u1", "b", answer("B"), later);
+    expect(memory.get("u1", "a", now)?.text).toBe("A");
+    memory.set("u1", "c", answer("C"), later);
+    // "b" was the least recently used.
+    expect(memory.get("u1", "b", now)).toBeNull();
+    expect(memory.get("u1", "a", now)?.text).toBe("A");
+    expect(memory.get("u2", "a", now)).toBeNull();
+    expect(memory.get("u1", "a", later)).toBeNull();
+    expect(memory.size).toBe(1);
+  });
+
+  it("leaves large answers to PostgreSQL", () => {
+    const memory = new CacheMemory(10, 100);
+    memory.set("u", "big", answer("x".repeat(101)), later);
+    expect(memory.get("u", "big", now)).toBeNull();
   });
 });

@@ -59,7 +59,7 @@ export async function prepareQuickTask(
     }
     sections.push(`--- ${file.path} ---\n${file.content}`);
   }
-  const user = sections.length > 0 ? `${sections.join("\n\n")}\n\n--- request ---\n${prompt}` : prompt;
+  const user = sections.length > 0 ? `${sections.join("\n\n")}\n\nRequest:\n${prompt}` : prompt;
   return {
     request: {
       model: task.model,

@@ -14,6 +14,7 @@ import type { Db } from "#app/db/client.server.ts";
 import type { Budget } from "#app/generated/prisma/client.ts";
 import { AppError, isAppError } from "#app/lib/app-error.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
+import { uuidv7 } from "#app/lib/uuid.ts";
 import {
   type CallResult,
   type CatalogEntry,
@@ -30,9 +31,9 @@ import {
 import { budgetSpend } from "./budgets.server.ts";
 import {
   type CachedAnswer,
+  CacheMemory,
   isDeterministic,
   readCache,
-  recordCacheHit,
   requestHash,
   writeCache,
 } from "./cache.server.ts";
@@ -103,6 +104,7 @@ export function createAiService(deps: AiServiceDeps): AiService {
   const memoTtl = deps.memoTtlMs ?? 5_000;
   const policy = retryPolicyFrom(config);
   const flights = new FlightRegistry<StreamEvent>();
+  const hot = new CacheMemory();
   const connections = new Memo<Connection>(memoTtl);
   const budgetLists = new Memo<Budget[]>(memoTtl);
   /** Estimated cost of this process's calls in progress, per budget id (concurrent calls see each other). */
@@ -265,10 +267,41 @@ export function createAiService(deps: AiServiceDeps): AiService {
         latencyMs: outcome.latencyMs,
         cached: outcome.cached,
         error: outcome.error,
+        createdAt: clock(),
       },
       select: { id: true },
     });
     return row.id;
+  }
+
+  /**
+   * A cache hit's ledger row and the entry's hit counter in one statement (one round trip, one commit): the
+   * hit path is the one that must stay fast.
+   */
+  async function recordHit(
+    context: CallContext,
+    ref: ModelRef,
+    promptHash: string,
+    hit: CachedAnswer & { entryId: string },
+    latencyMs: number,
+  ): Promise<string> {
+    const id = uuidv7();
+    const now = clock();
+    const model = ref.endpoint ? `${ref.endpoint}/${ref.model}` : ref.model;
+    await db.$executeRaw`
+      WITH hit AS (
+        UPDATE "AiCache" SET "hits" = "hits" + 1, "lastHitAt" = ${now} WHERE "id" = ${hit.entryId}::uuid
+      )
+      INSERT INTO "AiCall" (
+        "id", "userId", "projectId", "runId", "stepRunId", "apiKeyId", "templateVersionId", "provider", "model",
+        "promptHash", "tokensIn", "tokensOut", "costMicros", "ttftMs", "latencyMs", "cached", "error", "createdAt"
+      ) VALUES (
+        ${id}::uuid, ${context.userId}::uuid, ${context.projectId ?? null}::uuid, ${context.runId ?? null}::uuid,
+        ${context.stepRunId ?? null}::uuid, ${context.apiKeyId ?? null}::uuid, ${context.templateVersionId ?? null}::uuid,
+        ${ref.provider}, ${model}, ${promptHash}, ${hit.usage.tokensIn}, ${hit.usage.tokensOut}, 0, ${latencyMs},
+        ${latencyMs}, true, NULL, ${now}
+      )`;
+    return id;
   }
 
   // ─── The call ──────────────────────────────────────────────────────────────
@@ -322,25 +355,23 @@ export function createAiService(deps: AiServiceDeps): AiService {
 
       if (cacheable) {
         const promptHash = hashOf();
-        const hit = await readCache(db, { userId: context.userId, key: promptHash, now: clock() });
+        const now = clock();
+        let hit = hot.get(context.userId, promptHash, now);
+        if (!hit) {
+          const stored = await readCache(db, { userId: context.userId, key: promptHash, now });
+          if (stored?.expiresAt) hot.set(context.userId, promptHash, stored, stored.expiresAt);
+          hit = stored;
+        }
         if (hit) {
           const events = replay(hit);
           for (const event of events) yield event;
           const latencyMs = Math.round(performance.now() - started);
-          const [callId] = await Promise.all([
-            record(context, ref, promptHash, {
-              usage: hit.usage,
-              costMicros: 0,
-              ttftMs: latencyMs,
-              latencyMs,
-              cached: true,
-              error: null,
-            }),
-            recordCacheHit(db, hit.entryId, clock()),
-          ]);
+          const callId = await recordHit(context, ref, promptHash, hit, latencyMs);
           settle.resolve(resultOf(callId, request.model, hit, 0, true, latencyMs, latencyMs));
           return;
         }
+        // A caller that already gave up must not start (or keep alive) a shared upstream call.
+        context.signal?.throwIfAborted();
         const { flight, started: leader } = flights.join(`${context.userId}|${promptHash}`);
         // The leader drives the upstream call and records it (charged to the leader); resolves to its AiCall id.
         const recorded: Promise<string | null> | null = leader
@@ -380,7 +411,9 @@ export function createAiService(deps: AiServiceDeps): AiService {
                         answer,
                         ttlSeconds: ttl,
                         now: clock(),
-                      })
+                      }).then(({ entryId, expiresAt }) =>
+                        hot.set(context.userId, promptHash, { ...answer, entryId }, expiresAt),
+                      )
                     : undefined,
                 ]);
                 return callId;
@@ -761,18 +794,25 @@ export function toAppError(error: unknown, ref: ModelRef | null): AppError {
   return new AppError("BAD_GATEWAY", "The model call failed unexpectedly", { kind: "unknown" });
 }
 
-/** A small time-bounded memo with per-user invalidation. */
+/**
+ * A small time-bounded memo with per-user invalidation. Concurrent misses share one load (a burst of calls
+ * after the entry expired makes one query, not one each); a failed load is not kept.
+ */
 class Memo<T> {
-  private readonly entries = new Map<string, { value: T; expires: number; owner: string }>();
+  private readonly entries = new Map<string, { value: Promise<T>; expires: number; owner: string }>();
   constructor(private readonly ttlMs: number) {}
 
-  async get(key: string, owner: string, load: () => Promise<T>): Promise<T> {
+  get(key: string, owner: string, load: () => Promise<T>): Promise<T> {
     const hit = this.entries.get(key);
     const now = performance.now();
     if (hit && hit.expires > now) return hit.value;
-    const value = await load();
+    const value = load();
     if (this.entries.size > 10_000) this.entries.clear();
-    this.entries.set(key, { value, expires: now + this.ttlMs, owner });
+    const entry = { value, expires: now + this.ttlMs, owner };
+    this.entries.set(key, entry);
+    value.catch(() => {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    });
     return value;
   }
 

@@ -4,8 +4,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "#app/db/client.server.ts";
 import { createLogger } from "#app/lib/logger.server.ts";
-import { createProject, createRun, createUser, createWorkflow } from "#tests/factories/index.ts";
+import {
+  createAiCall,
+  createProject,
+  createRun,
+  createUser,
+  createWorkflow,
+} from "#tests/factories/index.ts";
 import { type MockLlm, startMockLlm } from "#tests/mocks/llm/server.ts";
+import { rejection } from "#tests/setup/assertions.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
 import type { ChatRequest, StreamEvent } from "./ai.types.ts";
 import { loadCatalog } from "./catalog.server.ts";
@@ -59,17 +66,6 @@ async function collect(stream: AsyncIterable<StreamEvent>): Promise<StreamEvent[
   const events: StreamEvent[] = [];
   for await (const event of stream) events.push(event);
   return events;
-}
-
-async function failure(
-  promise: Promise<unknown>,
-): Promise<{ code: string; message: string; details?: Record<string, unknown> }> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error, "expected a rejection").not.toBeNull();
-  return error as { code: string; message: string; details?: Record<string, unknown> };
 }
 
 describe("streaming and recording", () => {
@@ -155,8 +151,8 @@ describe("streaming and recording", () => {
   it("refuses a model id it cannot parse and a model without credentials, before any upstream call", async () => {
     const user = await createUser(database.db);
     const ai = service(database.db, { server: { compat: {} } });
-    expect((await failure(ai.complete(ask("gpt-4", "x"), { userId: user.id }))).code).toBe("BAD_REQUEST");
-    const missing = await failure(ai.complete(ask("openai:gpt-4.1-mini", "x"), { userId: user.id }));
+    expect((await rejection(ai.complete(ask("gpt-4", "x"), { userId: user.id }))).code).toBe("BAD_REQUEST");
+    const missing = await rejection(ai.complete(ask("openai:gpt-4.1-mini", "x"), { userId: user.id }));
     expect(missing.code).toBe("BAD_REQUEST");
     expect(missing.message).toMatch(/No credentials/);
     expect(mock.requests).toHaveLength(0);
@@ -166,7 +162,7 @@ describe("streaming and recording", () => {
   it("maps a provider's 429 to TOO_MANY_REQUESTS with the retry delay, records the failure, and never leaks the key", async () => {
     const user = await createUser(database.db);
     const ai = service(database.db);
-    const error = await failure(
+    const error = await rejection(
       ai.complete(ask("openai:gpt-4.1-mini", "x"), {
         userId: user.id,
         upstreamHeaders: { "x-mock-scenario": "rate-limit", "x-mock-retry-after": "7" },
@@ -209,7 +205,7 @@ describe("streaming and recording", () => {
         if (event.type === "text" && ++seen === 3) controller.abort();
       }
     })();
-    const error = await failure(consumed);
+    const error = await rejection(consumed);
     expect(error.code).toBe("SERVICE_UNAVAILABLE");
     await mock.waitFor((requests) => requests.some((r) => r.clientClosed));
     const row = await database.db.aiCall.findFirstOrThrow({ where: { userId: user.id } });
@@ -256,14 +252,19 @@ describe("cache", () => {
     expect((await ai.complete({ ...request, maxTokens: 50 }, { userId: user.id })).cached).toBe(false);
     expect(mock.requests).toHaveLength(4);
 
-    const rows = await database.db.aiCall.findMany({
-      where: { userId: user.id },
-      orderBy: { createdAt: "asc" },
+    const rows = await database.db.aiCall.findMany({ where: { userId: user.id } });
+    expect(rows).toHaveLength(4);
+    const hits = rows.filter((r) => r.cached);
+    expect(hits).toHaveLength(1);
+    expect(hits[0]).toMatchObject({
+      id: second.callId,
+      tokensIn: first.usage.tokensIn,
+      tokensOut: first.usage.tokensOut,
     });
-    expect(rows.map((r) => r.cached)).toEqual([false, true, false, false]);
-    expect(Number(rows[1]?.costMicros)).toBe(0);
+    expect(Number(hits[0]?.costMicros)).toBe(0);
+    expect(hits[0]?.createdAt).toEqual(now);
     const entry = await database.db.aiCache.findFirstOrThrow({
-      where: { userId: user.id, key: rows[0]?.promptHash },
+      where: { userId: user.id, key: hits[0]?.promptHash },
     });
     expect(entry.hits).toBe(1);
 
@@ -311,7 +312,7 @@ describe("cache", () => {
     });
     const staying = ai.complete(request, { userId: user.id, upstreamHeaders: headers });
     quitter.abort();
-    await failure(leaving);
+    await rejection(leaving);
     const result = await staying;
     expect(result.text.split(" ").filter(Boolean)).toHaveLength(20);
     expect(mock.requests).toHaveLength(1);
@@ -326,18 +327,13 @@ describe("budgets", () => {
     await database.db.budget.create({
       data: { userId: user.id, scope: "project", projectId: project.id, limitMicros: 5_000n },
     });
-    await database.db.aiCall.create({
-      data: {
-        userId: user.id,
-        projectId: project.id,
-        provider: "openai",
-        model: "gpt-4.1-mini",
-        promptHash: "h",
-        costMicros: 4_900n,
-      },
+    await createAiCall(database.db, {
+      userId: user.id,
+      projectId: project.id,
+      costMicros: 4_900n,
     });
     const ai = service(database.db);
-    const error = await failure(
+    const error = await rejection(
       ai.complete(ask("openai:gpt-4.1-mini", "x", { maxTokens: 200 }), {
         userId: user.id,
         projectId: project.id,
@@ -367,7 +363,7 @@ describe("budgets", () => {
       upstreamHeaders: { "x-mock-scenario": "slow", "x-mock-chunks": "400", "x-mock-chunk-delay-ms": "1" },
     });
     let text = 0;
-    const error = await failure(
+    const error = await rejection(
       (async () => {
         for await (const event of stream) if (event.type === "text") text++;
       })(),
@@ -398,15 +394,10 @@ describe("budgets", () => {
       workflowId: workflow.id,
       workflowVersionId: version.id,
     });
-    await database.db.aiCall.create({
-      data: {
-        userId: user.id,
-        runId: run.id,
-        provider: "openai",
-        model: "gpt-4.1-mini",
-        promptHash: "h",
-        costMicros: 1_000n,
-      },
+    await createAiCall(database.db, {
+      userId: user.id,
+      runId: run.id,
+      costMicros: 1_000n,
     });
     const ai = service(database.db);
     const call = () =>
@@ -415,7 +406,7 @@ describe("budgets", () => {
         runId: run.id,
         runBudgetMicros: 1_010,
       });
-    const error = await failure(call());
+    const error = await rejection(call());
     expect(error.code).toBe("PAYMENT_REQUIRED");
     expect(error.message).toContain("This run's budget");
     // Without a run, per-run caps do not apply.

@@ -25,6 +25,11 @@ export class Flight<T> {
     return this.finished;
   }
 
+  /** Every subscriber left before the end: the upstream is being cancelled, nobody may join any more. */
+  get abandoned(): boolean {
+    return this.controller.signal.aborted;
+  }
+
   push(event: T): void {
     this.events.push(event);
     this.wake();
@@ -89,7 +94,7 @@ export class FlightRegistry<T> {
   /** The running flight for `key`, or a new one (`started: true`) that the caller must drive. */
   join(key: string): { flight: Flight<T>; started: boolean } {
     const running = this.flights.get(key);
-    if (running && !running.done) return { flight: running, started: false };
+    if (running && !running.done && !running.abandoned) return { flight: running, started: false };
     const flight = new Flight<T>();
     this.flights.set(key, flight);
     return { flight, started: true };

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCallerFactory } from "#app/trpc/init.server.ts";
-import { createProject, createUser } from "#tests/factories/index.ts";
+import { createAiCall, createProject, createUser } from "#tests/factories/index.ts";
+import { type Rejection, rejection } from "#tests/setup/assertions.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
 import {
   sessionPrincipal,
@@ -27,29 +28,6 @@ import {
 const database = setupTestDatabase();
 const deps = () => ({ db: database.db });
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
-
-type Failure = { code: string; message: string; details?: Record<string, unknown> };
-async function rejection(promise: Promise<unknown>): Promise<Failure> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error, "expected a rejection").not.toBeNull();
-  return error as Failure;
-}
-
-async function aiCall(userId: string, templateVersionId: string | null) {
-  return database.db.aiCall.create({
-    data: {
-      userId,
-      templateVersionId,
-      provider: "openai",
-      model: "gpt-4.1-mini",
-      promptHash: "h",
-      costMicros: 7n,
-    },
-  });
-}
 
 describe("createTemplate", () => {
   it("creates version 1 with its variables and sha256; the name is trimmed", async () => {
@@ -163,7 +141,7 @@ describe("createTemplate", () => {
     );
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     for (const r of results) {
-      if (r.status === "rejected") expect((r.reason as Failure).code).toBe("CONFLICT");
+      if (r.status === "rejected") expect((r.reason as Rejection).code).toBe("CONFLICT");
     }
     expect(await database.db.promptTemplate.count({ where: { userId: user.id } })).toBe(1);
   });
@@ -334,10 +312,10 @@ describe("getTemplate and getTemplateVersion", () => {
     const user = await createUser(database.db);
     const template = await createTemplate({ userId: user.id, name: "Counted", body: "one {{x}}" }, deps());
     const v2 = await updateTemplate({ userId: user.id, templateId: template.id, body: "two {{y}}" }, deps());
-    await aiCall(user.id, template.latest.id);
-    await aiCall(user.id, v2.latest.id);
-    await aiCall(user.id, v2.latest.id);
-    await aiCall(user.id, null);
+    await createAiCall(database.db, { userId: user.id, templateVersionId: template.latest.id });
+    await createAiCall(database.db, { userId: user.id, templateVersionId: v2.latest.id });
+    await createAiCall(database.db, { userId: user.id, templateVersionId: v2.latest.id });
+    await createAiCall(database.db, { userId: user.id, templateVersionId: null });
 
     const detail = await getTemplate({ userId: user.id, templateId: template.id }, deps());
     expect(detail).toMatchObject({
@@ -437,7 +415,11 @@ describe("deleteTemplate", () => {
     const user = await createUser(database.db);
     const stranger = await createUser(database.db);
     const template = await createTemplate({ userId: user.id, name: "Gone", body: "x" }, deps());
-    const call = await aiCall(user.id, template.latest.id);
+    const call = await createAiCall(database.db, {
+      userId: user.id,
+      templateVersionId: template.latest.id,
+      costMicros: 7n,
+    });
 
     expect(
       (await rejection(deleteTemplate({ userId: stranger.id, templateId: template.id }, deps()))).code,

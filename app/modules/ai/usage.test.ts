@@ -1,11 +1,16 @@
-import { randomBytes } from "node:crypto";
 import { generateOpenApiDocument } from "trpc-to-openapi";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Db, Prisma } from "#app/db/client.server.ts";
 import type { Scope } from "#app/modules/auth/auth.types.ts";
 import type { Principal } from "#app/modules/auth/authenticate.server.ts";
 import { createCallerFactory } from "#app/trpc/init.server.ts";
-import { createProject, createRun, createUser, createWorkflow } from "#tests/factories/index.ts";
+import {
+  createAiCall,
+  createProject,
+  createRun,
+  createUser,
+  createWorkflow,
+} from "#tests/factories/index.ts";
+import { rejection } from "#tests/setup/assertions.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
 import {
   sessionPrincipal,
@@ -21,35 +26,6 @@ import { addDays, daysInRange, parseIsoDay, ZUsageSummary } from "./usage.types.
 const database = setupTestDatabase();
 const NOW = new Date("2026-03-15T12:00:00.000Z");
 const deps = () => ({ db: database.db, now: () => NOW });
-
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error, "expected a rejection").not.toBeNull();
-  return error as { code: string; message: string };
-}
-
-/** One AiCall row, as the AI proxy would record it. */
-function aiCall(
-  db: Db,
-  { userId, ...overrides }: { userId: string } & Partial<Omit<Prisma.AiCallUncheckedCreateInput, "userId">>,
-) {
-  return db.aiCall.create({
-    data: {
-      userId,
-      provider: "openai",
-      model: "gpt-4.1-mini",
-      promptHash: randomBytes(16).toString("hex"),
-      tokensIn: 100,
-      tokensOut: 20,
-      costMicros: 1_000n,
-      createdAt: NOW,
-      ...overrides,
-    },
-  });
-}
 
 const at = (iso: string) => new Date(iso);
 
@@ -93,7 +69,7 @@ describe("usageSummary", () => {
     });
 
     // Range: 2026-03-10 .. 2026-03-12.
-    await aiCall(db, {
+    await createAiCall(db, {
       userId: user.id,
       projectId: shop.id,
       runId: run.id,
@@ -104,7 +80,7 @@ describe("usageSummary", () => {
       ttftMs: 100,
       createdAt: at("2026-03-10T00:00:00Z"),
     });
-    await aiCall(db, {
+    await createAiCall(db, {
       userId: user.id,
       projectId: shop.id,
       runId: run.id,
@@ -114,7 +90,7 @@ describe("usageSummary", () => {
       templateVersionId: templateVersion.id,
       createdAt: at("2026-03-10T13:00:00Z"),
     });
-    await aiCall(db, {
+    await createAiCall(db, {
       userId: user.id,
       projectId: blog.id,
       provider: "anthropic",
@@ -126,13 +102,13 @@ describe("usageSummary", () => {
       ttftMs: null,
       createdAt: at("2026-03-12T23:59:59.999Z"),
     });
-    await aiCall(db, {
+    await createAiCall(db, {
       userId: user.id,
       cached: true,
       costMicros: 0n,
       createdAt: at("2026-03-12T10:00:00Z"),
     });
-    await aiCall(db, {
+    await createAiCall(db, {
       userId: user.id,
       error: "upstream 500",
       costMicros: 0n,
@@ -141,9 +117,13 @@ describe("usageSummary", () => {
       createdAt: at("2026-03-12T11:00:00Z"),
     });
     // Outside the range on both sides, and another user's call inside it.
-    await aiCall(db, { userId: user.id, costMicros: 77n, createdAt: at("2026-03-09T23:59:59.999Z") });
-    await aiCall(db, { userId: user.id, costMicros: 77n, createdAt: at("2026-03-13T00:00:00Z") });
-    await aiCall(db, { userId: stranger.id, costMicros: 99_999n, createdAt: at("2026-03-11T00:00:00Z") });
+    await createAiCall(db, { userId: user.id, costMicros: 77n, createdAt: at("2026-03-09T23:59:59.999Z") });
+    await createAiCall(db, { userId: user.id, costMicros: 77n, createdAt: at("2026-03-13T00:00:00Z") });
+    await createAiCall(db, {
+      userId: stranger.id,
+      costMicros: 99_999n,
+      createdAt: at("2026-03-11T00:00:00Z"),
+    });
 
     const summary = await usageSummary({ userId: user.id, from: "2026-03-10", to: "2026-03-12" }, deps());
     expect(ZUsageSummary.safeParse(summary).success).toBe(true);
@@ -314,7 +294,7 @@ describe("usageSummary", () => {
     });
     expect(summary).toMatchObject({ byModel: [], byProject: [], topRuns: [], recentCalls: [] });
     expect(await hasUsage({ userId: user.id }, deps())).toBe(false);
-    await aiCall(database.db, { userId: user.id, createdAt: at("2020-01-01T00:00:00Z") });
+    await createAiCall(database.db, { userId: user.id, createdAt: at("2020-01-01T00:00:00Z") });
     expect(await hasUsage({ userId: user.id }, deps())).toBe(true);
   });
 
@@ -370,7 +350,7 @@ describe("usageRouter", () => {
     const b = await signupViaApi(server.base);
     const db = server.database.db;
     const project = await createProject(db, { userId: a.userId, name: "A's project" });
-    await aiCall(db, { userId: a.userId, projectId: project.id, createdAt: new Date() });
+    await createAiCall(db, { userId: a.userId, projectId: project.id, createdAt: new Date() });
     const asA = caller(
       testContext(server, sessionPrincipal(a.userId, "00000000-0000-7000-8000-000000000001")),
     );

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createUser } from "#tests/factories/index.ts";
+import { rejection } from "#tests/setup/assertions.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
 import { deleteFile, listFiles, moveFile, readFile, saveFile } from "./files.server.ts";
 import { createProject, getProject } from "./projects.server.ts";
@@ -12,16 +13,6 @@ import {
 
 const database = setupTestDatabase();
 const deps = () => ({ db: database.db });
-
-type Failure = { code: string; message: string; details?: Record<string, unknown> };
-async function rejection(promise: Promise<unknown>): Promise<Failure> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error, "expected a rejection").not.toBeNull();
-  return error as Failure;
-}
 
 async function newProject() {
   const user = await createUser(database.db);

@@ -5,6 +5,7 @@ import { strToU8, unzipSync, zipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUser } from "#tests/factories/index.ts";
 import { buildZip, deflatedZeros } from "#tests/factories/projects.ts";
+import { rejection } from "#tests/setup/assertions.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
 import { sha256Hex } from "./deps.server.ts";
 import { exportZip } from "./export.server.ts";
@@ -15,16 +16,6 @@ import { listFileVersions } from "./versions.server.ts";
 
 const database = setupTestDatabase();
 const deps = () => ({ db: database.db });
-
-type Failure = { code: string; message: string };
-async function rejection(promise: Promise<unknown>): Promise<Failure> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error, "expected a rejection").not.toBeNull();
-  return error as Failure;
-}
 
 async function newProject() {
   const user = await createUser(database.db);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createRun, createUser, createWorkflow } from "#tests/factories/index.ts";
+import { createAiCall, createRun, createUser, createWorkflow } from "#tests/factories/index.ts";
+import { rejection } from "#tests/setup/assertions.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
 import { saveFile } from "./files.server.ts";
 import {
@@ -13,15 +14,6 @@ import {
 
 const database = setupTestDatabase();
 const deps = () => ({ db: database.db });
-
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error, "expected a rejection").not.toBeNull();
-  return error as { code: string; message: string };
-}
 
 describe("createProject", () => {
   it("creates a project with a trimmed name, owned by the caller", async () => {
@@ -70,30 +62,14 @@ describe("listProjects and getProject", () => {
     const latest = await createRun(database.db, { ...ids, status: "succeeded", createdAt: now });
 
     const monthStart = startOfMonthUtc(now);
-    const call = (
-      costMicros: bigint,
-      createdAt: Date,
-      projectId: string | null = busy.id,
-      userId = user.id,
-    ) => ({
-      userId,
-      projectId,
-      provider: "openai",
-      model: "gpt-4.1-mini",
-      promptHash: "h",
-      costMicros,
-      createdAt,
-    });
-    await database.db.aiCall.createMany({
-      data: [
-        call(1_250_000n, monthStart),
-        call(750_000n, now),
-        // Last month and other projects do not count.
-        call(9_000_000n, new Date(monthStart.getTime() - 1)),
-        call(5_000_000n, now, quiet.id),
-        call(7_000_000n, now, null),
-      ],
-    });
+    const call = (costMicros: bigint, createdAt: Date, projectId: string | null = busy.id) =>
+      createAiCall(database.db, { userId: user.id, projectId, costMicros, createdAt });
+    await call(1_250_000n, monthStart);
+    await call(750_000n, now);
+    // Last month and other projects do not count.
+    await call(9_000_000n, new Date(monthStart.getTime() - 1));
+    await call(5_000_000n, now, quiet.id);
+    await call(7_000_000n, now, null);
 
     const list = await listProjects({ userId: user.id }, deps());
     expect(list.map((p) => p.name)).toEqual(["Busy", "Quiet"]);
@@ -171,15 +147,10 @@ describe("deleteProject", () => {
     const user = await createUser(database.db);
     const project = await createProject({ userId: user.id, name: "Doomed" }, deps());
     await saveFile({ userId: user.id, projectId: project.id, path: "a.ts", content: "a" }, deps());
-    const call = await database.db.aiCall.create({
-      data: {
-        userId: user.id,
-        projectId: project.id,
-        provider: "openai",
-        model: "m",
-        promptHash: "h",
-        costMicros: 5n,
-      },
+    const call = await createAiCall(database.db, {
+      userId: user.id,
+      projectId: project.id,
+      costMicros: 5n,
     });
     const stranger = await createUser(database.db);
     expect(
