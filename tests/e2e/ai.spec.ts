@@ -111,3 +111,55 @@ test("providers: add an OpenAI key pointing at a server, test it, and run a pric
   await expect(panel.getByTestId("quick-task-answer")).toContainText("Echo:");
   await expect(panel.getByLabel("Call details")).toContainText("$0.0");
 });
+
+test("prompts and budgets: version a prompt, cap spending, and run the saved prompt as a quick task", async ({
+  page,
+}) => {
+  await signUp(page, newAccount("prompts"));
+  const id = await projectWithFiles(page, "Shop");
+
+  // A prompt with two variables; editing it makes version 2.
+  await page.goto("/prompts");
+  await page.getByRole("button", { name: "New prompt" }).first().click();
+  const dialog = page.getByRole("dialog", { name: "New prompt" });
+  await dialog.getByLabel("Name").fill("Review");
+  await dialog.getByLabel("Template").fill("Review {{ project.name }}.");
+  await dialog.getByRole("button", { name: "Create prompt" }).click();
+  await expect(page).toHaveURL(/\/prompts\/[0-9a-f-]{36}$/);
+  const editor = page.getByTestId("template-editor");
+  await editor.fill("Review {{ project.name }} for {{ goal }}.");
+  await expect(page.getByTestId("detected-variables")).toContainText("goal");
+  await page.getByRole("button", { name: "Save version" }).click();
+  const history = page.getByRole("list", { name: "Versions, newest first" });
+  await expect(history).toContainText("Version 2");
+  await expect(history).toContainText("Version 1");
+  await page.screenshot({ path: `${SHOTS}/prompt-detail.png`, fullPage: true });
+
+  // A monthly cap on all usage.
+  await page.goto("/usage");
+  await page.getByRole("button", { name: "Add budget" }).first().click();
+  const budget = page.getByRole("dialog", { name: "Add a budget" });
+  await budget.getByLabel("Applies to").selectOption("user");
+  await budget.getByLabel("Amount (US dollars)").fill("5");
+  await budget.getByRole("button", { name: "Add budget" }).click();
+  await expect(page.getByRole("list", { name: "Budgets" })).toContainText("$5.00");
+
+  // The saved prompt, with its value, as a quick task on the demo model.
+  await page.goto(`/projects/${id}`);
+  await page.getByRole("button", { name: "Quick task" }).click();
+  const panel = page.getByRole("dialog", { name: "Quick task" });
+  await panel.getByLabel(/Saved prompt/).selectOption({ label: "Review (v2)" });
+  await panel.getByLabel("goal").fill("security issues");
+  await panel.getByRole("button", { name: "Run" }).click();
+  await expect(panel.getByLabel("Call details")).toBeVisible();
+
+  // The call is linked to version 2 of the prompt.
+  const prompts = (await (await page.request.get("/api/v1/prompts")).json()) as {
+    items: Array<{ id: string }>;
+  };
+  const detail = (await (await page.request.get(`/api/v1/prompts/${prompts.items[0]!.id}`)).json()) as {
+    versions: Array<{ number: number; usage: number }>;
+  };
+  expect(detail.versions.find((v) => v.number === 2)?.usage).toBe(1);
+  expect(detail.versions.find((v) => v.number === 1)?.usage).toBe(0);
+});
