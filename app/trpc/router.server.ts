@@ -10,6 +10,7 @@ import {
 } from "#app/modules/auth/auth.router.server.ts";
 import { projectsRouter } from "#app/modules/projects/projects.router.server.ts";
 import { systemRouter } from "#app/modules/system/system.router.server.ts";
+import { workflowsRouter } from "#app/modules/workflows/workflows.router.server.ts";
 import { router } from "./init.server.ts";
 
 export const appRouter = router({
@@ -23,6 +24,7 @@ export const appRouter = router({
   providers: credentialsRouter,
   prompts: templatesRouter,
   usage: usageRouter,
+  workflows: workflowsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import type { DbOrTx, Prisma } from "#app/db/client.server.ts";
+import { definitionHash } from "#app/modules/workflows/workflows.server.ts";
 
 /** A one-step definition; the workflow engine's schema decides what is valid, this is only data. */
 export const SAMPLE_DEFINITION = {
@@ -28,7 +28,7 @@ export async function createWorkflow(
       workflowId: workflow.id,
       number: 1,
       definition,
-      hash: createHash("sha256").update(JSON.stringify(definition)).digest("hex"),
+      hash: definitionHash(definition),
     },
   });
   return { workflow, version };

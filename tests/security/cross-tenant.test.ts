@@ -3,10 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addCredential, credentialAad } from "#app/modules/ai/credentials.server.ts";
 import { decryptSecret } from "#app/modules/ai/crypto.server.ts";
 import { createTemplate } from "#app/modules/ai/templates.server.ts";
+import { createWorkflow } from "#app/modules/workflows/workflows.server.ts";
 import type { AppMeta } from "#app/trpc/init.server.ts";
 import { createCallerFactory } from "#app/trpc/init.server.ts";
 import { appRouter } from "#app/trpc/router.server.ts";
-import { createFile, createProject } from "#tests/factories/index.ts";
+import { createFile, createProject, SAMPLE_DEFINITION } from "#tests/factories/index.ts";
 import {
   postJson,
   sessionPrincipal,
@@ -34,6 +35,8 @@ type Fixtures = {
   templateId: string;
   /** A's monthly budget on A's project, 5 USD. */
   budgetId: string;
+  /** A's workflow "A's workflow" in A's project, at version 1. */
+  workflowId: string;
 };
 const CREDENTIAL_SECRET = "sk-a-secret-credential-0001";
 const FILE_CONTENT = "A's secret file\n";
@@ -77,6 +80,28 @@ async function credentialIntact(server: TestServer, a: Fixtures): Promise<boolea
 async function budgetIntact(server: TestServer, a: Fixtures): Promise<boolean> {
   const rows = await server.database.db.budget.findMany({ where: { projectId: a.projectId } });
   return rows.length === 1 && rows[0]?.id === a.budgetId && rows[0].limitMicros === 5_000_000n;
+}
+
+/** A's workflow is unrenamed, unarchived, at version 1 with one version. */
+async function workflowIntact(server: TestServer, a: Fixtures): Promise<boolean> {
+  const db = server.database.db;
+  const row = await db.aIWorkflow.findUnique({ where: { id: a.workflowId } });
+  return (
+    row !== null &&
+    row.name === "A's workflow" &&
+    row.archivedAt === null &&
+    row.latestVersion === 1 &&
+    (await db.workflowVersion.count({ where: { workflowId: a.workflowId } })) === 1
+  );
+}
+
+/** A's project still has exactly A's one workflow. */
+async function projectWorkflowsIntact(server: TestServer, a: Fixtures): Promise<boolean> {
+  return (
+    (await projectIntact(server, a)) &&
+    (await workflowIntact(server, a)) &&
+    (await server.database.db.aIWorkflow.count({ where: { projectId: a.projectId } })) === 1
+  );
 }
 
 /** A's template is unrenamed, at version 1. */
@@ -207,6 +232,51 @@ const CASES: Record<string, Case> = {
     survives: budgetIntact,
   },
   "usage.budgets.delete": { kind: "owned", input: (a) => ({ id: a.budgetId }), survives: budgetIntact },
+  "workflows.list": { kind: "owned", input: (a) => ({ id: a.projectId }), survives: projectWorkflowsIntact },
+  "workflows.create": {
+    kind: "owned",
+    input: (a) => ({ id: a.projectId, name: "B's", definition: SAMPLE_DEFINITION }),
+    survives: projectWorkflowsIntact,
+  },
+  "workflows.createFromTemplate": {
+    kind: "owned",
+    input: (a) => ({ id: a.projectId, templateId: "plan-implement-test-review" }),
+    survives: projectWorkflowsIntact,
+  },
+  "workflows.get": {
+    kind: "owned",
+    input: (a) => ({ id: a.workflowId, version: 1 }),
+    survives: workflowIntact,
+  },
+  "workflows.update": {
+    kind: "owned",
+    input: (a) => ({
+      id: a.workflowId,
+      name: "Taken by B",
+      archived: true,
+      definition: { steps: [{ id: "x", type: "command", run: "echo stolen" }] },
+    }),
+    survives: workflowIntact,
+  },
+  "workflows.delete": { kind: "owned", input: (a) => ({ id: a.workflowId }), survives: workflowIntact },
+  "workflows.listVersions": { kind: "owned", input: (a) => ({ id: a.workflowId }), survives: workflowIntact },
+  "workflows.getVersion": {
+    kind: "owned",
+    input: (a) => ({ id: a.workflowId, number: 1 }),
+    survives: workflowIntact,
+  },
+  "workflows.restoreVersion": {
+    kind: "owned",
+    input: (a) => ({ id: a.workflowId, number: 1 }),
+    survives: workflowIntact,
+  },
+  "workflows.diff": {
+    kind: "owned",
+    input: (a) => ({ id: a.workflowId, from: 1, to: 1 }),
+    survives: workflowIntact,
+  },
+  "workflows.templates": { kind: "system" },
+  "workflows.validate": { kind: "self" },
   "system.status": { kind: "system" },
   "system.createProbe": { kind: "system" },
   "system.probe": { kind: "system" },
@@ -266,7 +336,12 @@ beforeAll(async () => {
       promptHash: "a",
     },
   });
+  const workflow = await createWorkflow(
+    { userId: userA.userId, projectId: project.id, name: "A's workflow", definition: SAMPLE_DEFINITION },
+    { db: server.database.db },
+  );
   a = {
+    workflowId: workflow.id,
     budgetId: budget.id,
     credentialId: credential.id,
     templateId: template.id,
