@@ -161,47 +161,46 @@ export async function runAi(databaseUrl: string): Promise<void> {
       "goal ≤ 2 ms",
     );
 
-    // ── Concurrent streams: 200 at once, 64 chunks × 20 ms each.
+    // ── Concurrent streams, 64 chunks × 20 ms each. Two rounds per side in alternating order (direct, proxy,
+    // proxy, direct), so neither side always runs first after a quiet moment.
     for (const concurrency of [50, 200]) {
-      const started = performance.now();
-      const runs = await Promise.all(Array.from({ length: concurrency }, () => proxied(slow(64, 20))));
-      const wall = performance.now() - started;
-      broken += runs.filter((r) => r.text !== expected(64)).length;
-      report(
-        SUITE,
-        `TTFT with ${concurrency} concurrent streams (proxy)`,
-        runs.map((r) => r.ttft),
-      );
-      report(
-        SUITE,
-        `gap with ${concurrency} concurrent streams (proxy)`,
-        runs.flatMap((r) => r.gaps),
-      );
-      reportValue(
-        SUITE,
-        `${concurrency} concurrent streams: wall time`,
-        wall,
-        "ms",
-        "ideal 63 × 20 = 1,260 ms",
-      );
-      const directStarted = performance.now();
-      const directRuns = await Promise.all(Array.from({ length: concurrency }, () => direct(slow(64, 20))));
-      reportValue(
-        SUITE,
-        `${concurrency} concurrent streams: wall time, SDK directly`,
-        performance.now() - directStarted,
-        "ms",
-      );
-      report(
-        SUITE,
-        `TTFT with ${concurrency} concurrent streams (SDK directly)`,
-        directRuns.map((r) => r.ttft),
-      );
-      report(
-        SUITE,
-        `gap with ${concurrency} concurrent streams (SDK directly)`,
-        directRuns.flatMap((r) => r.gaps),
-      );
+      const sides = {
+        direct: { runs: [] as Timing[], walls: [] as number[] },
+        proxy: { runs: [] as Timing[], walls: [] as number[] },
+      };
+      for (const side of ["direct", "proxy", "proxy", "direct"] as const) {
+        const started = performance.now();
+        const runs = await Promise.all(
+          Array.from({ length: concurrency }, () =>
+            side === "proxy" ? proxied(slow(64, 20)) : direct(slow(64, 20)),
+          ),
+        );
+        sides[side].walls.push(performance.now() - started);
+        sides[side].runs.push(...runs);
+        if (side === "proxy") broken += runs.filter((r) => r.text !== expected(64)).length;
+      }
+      for (const side of ["direct", "proxy"] as const) {
+        const label = side === "proxy" ? "proxy" : "SDK directly";
+        report(
+          SUITE,
+          `TTFT with ${concurrency} concurrent streams (${label})`,
+          sides[side].runs.map((r) => r.ttft),
+        );
+        report(
+          SUITE,
+          `gap with ${concurrency} concurrent streams (${label})`,
+          sides[side].runs.flatMap((r) => r.gaps),
+        );
+        reportValue(
+          SUITE,
+          `${concurrency} concurrent streams: wall time (${label})`,
+          Math.min(...sides[side].walls),
+          "ms",
+          side === "proxy"
+            ? "best of 2; includes writing the AiCall rows; ideal 63 × 20 = 1,260 ms"
+            : "best of 2",
+        );
+      }
     }
     reportValue(SUITE, "lost or reordered chunks", broken, "streams", "goal 0");
 
