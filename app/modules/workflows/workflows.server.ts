@@ -134,9 +134,9 @@ export function checkWorkflowDefinition(definition: unknown, deps: Pick<Workflow
 
 /**
  * A stored definition in the format's own key order (version, inputs, steps; each step's fields as the
- * format lists them). PostgreSQL's jsonb keeps keys in its own order (shortest first), which would make
- * answers and diffs hard to read. Stored definitions were validated; one that no longer parses (a format
- * change) is answered as stored.
+ * format lists them). The column is `json`, which keeps the text as written (jsonb would reorder keys,
+ * shortest first, and lose the declared order of inputs). Stored definitions were validated; one that no
+ * longer parses (a format change) is answered as stored.
  */
 function asDefinition(json: Prisma.JsonValue): WorkflowDefinition {
   const parsed = ZWorkflowDefinition.safeParse(json);
@@ -434,7 +434,7 @@ export async function listWorkflows(
   const [shapes, runs] = await Promise.all([
     deps.db.$queryRaw<Array<{ workflowId: string; stepTypes: unknown }>>`
       SELECT v."workflowId"::text AS "workflowId",
-             jsonb_path_query_array(v.definition, '$.steps[*].type') AS "stepTypes"
+             jsonb_path_query_array(v.definition::jsonb, '$.steps[*].type') AS "stepTypes"
       FROM "WorkflowVersion" v
       JOIN "AIWorkflow" w ON w.id = v."workflowId" AND v.number = w."latestVersion"
       WHERE w."userId" = ${input.userId}::uuid AND w.id = ANY(${ids}::uuid[])`,
@@ -509,7 +509,7 @@ export async function listVersions(
     }>
   >`
     SELECT id::text, number, hash, note, "createdAt",
-           jsonb_array_length(jsonb_path_query_array(definition, '$.steps[*]'))::int AS "stepCount"
+           json_array_length(definition -> 'steps')::int AS "stepCount"
     FROM "WorkflowVersion"
     WHERE "workflowId" = ${row.id}::uuid AND "userId" = ${input.userId}::uuid
     ORDER BY number DESC`;

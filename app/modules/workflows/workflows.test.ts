@@ -127,6 +127,28 @@ describe("createWorkflow", () => {
     ]);
   });
 
+  it("keeps inputs in the order they were declared (the run form's order)", async () => {
+    const user = await createUser(database.db);
+    const project = await createProject(database.db, { userId: user.id });
+    const definition = {
+      // jsonb would answer zeta, alpha, middle_name (shorter keys first).
+      inputs: { middle_name: { type: "text" }, zeta: { type: "string" }, alpha: { type: "number" } },
+      steps: [
+        {
+          id: "use",
+          type: "transform",
+          template: "{{inputs.zeta}} {{inputs.alpha}} {{inputs.middle_name}}",
+        },
+      ],
+    };
+    const created = await createWorkflow(
+      { userId: user.id, projectId: project.id, name: "Ordered", definition },
+      deps(),
+    );
+    const read = await getWorkflow({ userId: user.id, workflowId: created.id }, deps());
+    expect(Object.keys(read.definition.inputs)).toEqual(["middle_name", "zeta", "alpha"]);
+  });
+
   it("answers the validator's warnings (an input no step reads)", async () => {
     const { user, project } = await owner();
     const workflow = await createWorkflow(

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "WorkflowVersion" ALTER COLUMN "definition" SET DATA TYPE JSON;
