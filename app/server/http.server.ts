@@ -20,6 +20,8 @@ import {
 import type { AuthRuntime } from "#app/modules/auth/runtime.server.ts";
 import type { ImportLimits } from "#app/modules/projects/import.server.ts";
 import { projectZipRoutes } from "#app/modules/projects/zip.http.server.ts";
+import type { EventHub } from "#app/modules/runs/event-hub.server.ts";
+import { runEventRoutes } from "#app/modules/runs/events.http.server.ts";
 import type { TrpcContext } from "#app/trpc/init.server.ts";
 import { appRouter } from "#app/trpc/router.server.ts";
 import { jsonError, restErrorShape } from "./api-errors.server.ts";
@@ -43,6 +45,10 @@ export type HttpAppOptions = {
   logger: Logger;
   auth: AuthRuntime;
   ai: AiRuntime;
+  /** Run events: one LISTEN connection of this process, fanned out to SSE subscribers. Absent: no event routes. */
+  eventHub?: EventHub;
+  /** Aborted at shutdown: open event streams end (clients reconnect elsewhere with Last-Event-ID). */
+  shutdown?: AbortSignal;
   /** Import limits and whether importing from a server-side folder is allowed (operator's choice). */
   projects?: { limits?: Partial<ImportLimits>; localImportRoot?: string | null };
   /** How /readyz decides: database reachable and no migration pending. */
@@ -92,6 +98,8 @@ export function createHttpApp({
   logger,
   auth: runtime,
   ai,
+  eventHub,
+  shutdown,
   readiness,
   remix,
   projects = {},
@@ -229,6 +237,7 @@ export function createHttpApp({
 
   app.use(projectZipRoutes({ db, logger, runtime, ...projects }));
   app.use(quickTaskRoutes({ db, logger, ai, runtime }));
+  if (eventHub) app.use(runEventRoutes({ db, hub: eventHub, runtime, logger, shutdown }));
 
   app.use(
     "/api/v1",

@@ -5,6 +5,7 @@ import type { AiConfig } from "#app/modules/ai/config.server.ts";
 import { SCOPES } from "#app/modules/auth/auth.types.ts";
 import type { Principal } from "#app/modules/auth/authenticate.server.ts";
 import { type AuthConfig, createAuthRuntime } from "#app/modules/auth/runtime.server.ts";
+import { createEventHub } from "#app/modules/runs/event-hub.server.ts";
 import { createHttpApp } from "#app/server/http.server.ts";
 import type { TrpcContext } from "#app/trpc/init.server.ts";
 import { type AiRuntime, createTestAiRuntime } from "./ai.ts";
@@ -37,11 +38,13 @@ export async function startTestServer(
     config: { jwtSecret: TEST_JWT_SECRET, authPerMinute: 1000, apiPerMinute: 100_000, ...config },
   });
   const ai = createTestAiRuntime(database.db, aiConfig);
+  const eventHub = createEventHub({ connectionString: database.url, logger });
   const app = createHttpApp({
     db: database.db,
     logger,
     auth: runtime,
     ai,
+    eventHub,
     readiness: { db: database.db, pendingMigrations: async () => [] },
   });
   const server = await new Promise<Server>((resolve) => {
@@ -57,6 +60,7 @@ export async function startTestServer(
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await runtime.close();
+      await eventHub.close();
       await database.close();
     },
   };

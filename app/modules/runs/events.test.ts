@@ -1,0 +1,383 @@
+/**
+ * Run events on real PostgreSQL: seqs handed out by the run row (contiguous across writers), token
+ * coalescing, one NOTIFY per flush, reads scoped to the owner, and the LISTEN hub with its reconnect.
+ */
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { type Db, RunStatus } from "#app/db/client.server.ts";
+import { createProject, createRun, createUser, createWorkflow } from "#tests/factories/index.ts";
+import { setupTestDatabase } from "#tests/setup/database.ts";
+import { createEventHub, type EventHub } from "./event-hub.server.ts";
+import {
+  createEventWriter,
+  type EventWriter,
+  notifyPayloads,
+  RUN_EVENTS_CHANNEL,
+  readEvents,
+  terminalEventSeq,
+} from "./events.server.ts";
+import { parseRunEventData, RUN_STATUSES, TERMINAL_STATUSES } from "./run-events.types.ts";
+
+const database = setupTestDatabase();
+
+async function newRun(db: Db = database.db, userId?: string) {
+  const owner = userId ?? (await createUser(db)).id;
+  const project = await createProject(db, { userId: owner });
+  const { workflow, version } = await createWorkflow(db, { userId: owner, projectId: project.id });
+  const run = await createRun(db, {
+    userId: owner,
+    projectId: project.id,
+    workflowId: workflow.id,
+    workflowVersionId: version.id,
+  });
+  return { id: run.id, userId: owner };
+}
+
+const fakeLogger = () => ({ warn: vi.fn(), info: vi.fn() });
+
+// Writers and hubs a test opened; closed even when it fails, so the database closes cleanly.
+const toClose: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  while (toClose.length > 0)
+    await toClose
+      .pop()!
+      .close()
+      .catch(() => {});
+});
+function writer(options: Partial<Parameters<typeof createEventWriter>[0]> = {}): EventWriter {
+  const w = createEventWriter({ db: database.db, ...options });
+  toClose.push(w);
+  return w;
+}
+
+async function listen(channel = RUN_EVENTS_CHANNEL) {
+  const client = new pg.Client({ connectionString: database.url, application_name: "events-test-listener" });
+  await client.connect();
+  const payloads: string[] = [];
+  client.on("notification", (message) => {
+    if (message.channel === channel) payloads.push(message.payload ?? "");
+  });
+  await client.query(`LISTEN ${channel}`);
+  toClose.push({ close: () => client.end() });
+  return payloads;
+}
+
+describe("event vocabulary", () => {
+  it("knows every RunStatus of the schema, and the terminal ones", () => {
+    expect([...RUN_STATUSES].sort()).toEqual(Object.values(RunStatus).sort());
+    expect([...TERMINAL_STATUSES].sort()).toEqual(["cancelled", "dead", "failed", "succeeded"]);
+  });
+
+  it("validates data per type", () => {
+    expect(parseRunEventData("token", { stepId: "a", text: "hi" })).toEqual({ stepId: "a", text: "hi" });
+    expect(() => parseRunEventData("status", { status: "exploded" })).toThrow();
+    expect(() => parseRunEventData("usage", { tokensIn: -1, tokensOut: 0, costMicros: 0 })).toThrow();
+    const w = writer();
+    expect(() =>
+      w.append({ id: randomUUID(), userId: randomUUID() }, { type: "token", data: {} } as never),
+    ).toThrow();
+  });
+});
+
+describe("createEventWriter", () => {
+  it("two writers appending to the same runs at once get seqs 1..1000 exactly once, in each writer's order", async () => {
+    const runA = await newRun();
+    const runB = await newRun();
+    const writers = [
+      writer({ flushIntervalMs: 1, maxBatch: 37 }),
+      writer({ flushIntervalMs: 1, maxBatch: 53 }),
+    ];
+    await Promise.all(
+      writers.map(async (w, wi) => {
+        for (let i = 0; i < 500; i++) {
+          // Each writer touches both runs, in opposite orders: locking in id order must prevent deadlocks.
+          const [first, second] = wi === 0 ? [runA, runB] : [runB, runA];
+          w.append(first, { type: "log", data: { level: "info", message: `w${wi}-${i}` } });
+          if (i % 5 === 0) w.append(second, { type: "log", data: { level: "info", message: `w${wi}-${i}` } });
+          if (i % 25 === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
+        await w.flush();
+      }),
+    );
+    const eventsA = await database.db.runEvent.findMany({
+      where: { runId: runA.id },
+      orderBy: { seq: "asc" },
+    });
+    // runA: 500 from writer 0 + 100 from writer 1.
+    expect(eventsA.map((e) => e.seq)).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
+    const eventsB = await database.db.runEvent.findMany({
+      where: { runId: runB.id },
+      orderBy: { seq: "asc" },
+    });
+    expect(eventsB.map((e) => e.seq)).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
+    for (const events of [eventsA, eventsB]) {
+      for (const wi of [0, 1]) {
+        const mine = events
+          .map((e) => (e.data as { message: string }).message)
+          .filter((m) => m.startsWith(`w${wi}-`))
+          .map((m) => Number(m.split("-")[1]));
+        expect(mine).toEqual([...mine].sort((a, b) => a - b));
+      }
+    }
+    const rows = await database.db.workflowRun.findMany({
+      where: { id: { in: [runA.id, runB.id] } },
+      select: { lastEventSeq: true },
+    });
+    expect(rows.map((r) => r.lastEventSeq)).toEqual([600, 600]);
+  });
+
+  it("2×500 events on one run from two writers flushing concurrently: seqs 1..1000, lastEventSeq 1000", async () => {
+    const run = await newRun();
+    const writers = [writer({ flushIntervalMs: 2 }), writer({ flushIntervalMs: 2 })];
+    await Promise.all(
+      writers.map(async (w, wi) => {
+        for (let i = 0; i < 500; i++) {
+          w.append(run, { type: "log", stepId: "s", data: { level: "info", message: `${wi}:${i}` } });
+          if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
+        await w.flush();
+      }),
+    );
+    const events = await database.db.runEvent.findMany({ where: { runId: run.id }, orderBy: { seq: "asc" } });
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+    expect(new Set(events.map((e) => (e.data as { message: string }).message)).size).toBe(1000);
+    // The writers really interleaved: both wrote within the first half of the seqs.
+    const writersInFirstHalf = new Set(
+      events.slice(0, 500).map((e) => (e.data as { message: string }).message.split(":")[0]),
+    );
+    expect(writersInFirstHalf.size).toBe(2);
+    expect(events.every((e) => e.userId === run.userId && e.stepId === "s")).toBe(true);
+    const { lastEventSeq } = await database.db.workflowRun.findUniqueOrThrow({ where: { id: run.id } });
+    expect(lastEventSeq).toBe(1000);
+  });
+
+  it("coalesces consecutive tokens of the same run and step, and nothing else", async () => {
+    const run = await newRun();
+    const other = await newRun();
+    const w = writer({ flushIntervalMs: 60_000 });
+    w.append(run, { type: "token", data: { stepId: "plan", text: "Hel" } });
+    w.append(other, { type: "token", data: { stepId: "plan", text: "other run" } });
+    w.append(run, { type: "token", data: { stepId: "plan", text: "lo" } });
+    w.append(run, { type: "token", data: { stepId: "plan", text: ", world" } });
+    w.append(run, { type: "token", data: { stepId: "code", text: "x" } });
+    w.append(run, { type: "token", data: { stepId: "plan", text: "!" } });
+    w.append(run, { type: "log", data: { stepId: "plan", level: "info", message: "m" } });
+    w.append(run, { type: "token", data: { stepId: "plan", text: "again" } });
+    await w.flush();
+    const events = await readEvents(database.db, { runId: run.id, userId: run.userId });
+    expect(events.map((e) => [e.seq, e.type, e.stepId, e.data])).toEqual([
+      [1, "token", "plan", { stepId: "plan", text: "Hello, world" }],
+      [2, "token", "code", { stepId: "code", text: "x" }],
+      [3, "token", "plan", { stepId: "plan", text: "!" }],
+      [4, "log", "plan", { stepId: "plan", level: "info", message: "m" }],
+      [5, "token", "plan", { stepId: "plan", text: "again" }],
+    ]);
+    expect(typeof events[0]!.createdAt).toBe("string");
+    const theirs = await readEvents(database.db, { runId: other.id, userId: other.userId });
+    expect(theirs.map((e) => e.data)).toEqual([{ stepId: "plan", text: "other run" }]);
+  });
+
+  it("sends one NOTIFY per flush, for every run of the flush, with each run's highest seq", async () => {
+    const payloads = await listen();
+    const runs = await Promise.all([newRun(), newRun(), newRun()]);
+    const w = writer({ flushIntervalMs: 60_000 });
+    runs.forEach((run, i) => {
+      for (let k = 0; k <= i; k++) w.append(run, { type: "log", data: { level: "info", message: `${k}` } });
+    });
+    await w.flush();
+    await vi.waitFor(() => expect(payloads).toHaveLength(1));
+    expect(JSON.parse(payloads[0]!)).toEqual({
+      runs: { [runs[0]!.id]: 1, [runs[1]!.id]: 2, [runs[2]!.id]: 3 },
+    });
+    // A second flush: exactly one more notification (they arrive in commit order, so none is pending).
+    w.append(runs[0]!, { type: "log", data: { level: "info", message: "again" } });
+    await w.flush();
+    await vi.waitFor(() => expect(payloads).toHaveLength(2));
+    expect(JSON.parse(payloads[1]!)).toEqual({ runs: { [runs[0]!.id]: 2 } });
+    // An empty flush notifies nobody; notify: false never does.
+    await w.flush();
+    const quiet = writer({ notify: false });
+    quiet.append(runs[1]!, { type: "log", data: { level: "info", message: "quiet" } });
+    await quiet.flush();
+    w.append(runs[2]!, { type: "log", data: { level: "info", message: "marker" } });
+    await w.flush();
+    await vi.waitFor(() => expect(payloads).toHaveLength(3));
+    expect(JSON.parse(payloads[2]!)).toEqual({ runs: { [runs[2]!.id]: 4 } });
+  });
+
+  it("splits a notification that would pass 8000 bytes", async () => {
+    const many = new Map(Array.from({ length: 400 }, (_, i) => [randomUUID(), 1_000_000 + i] as const));
+    const payloads = notifyPayloads(many);
+    expect(payloads.length).toBeGreaterThan(1);
+    const merged: Record<string, number> = {};
+    for (const payload of payloads) {
+      expect(Buffer.byteLength(payload)).toBeLessThan(8000);
+      Object.assign(merged, (JSON.parse(payload) as { runs: Record<string, number> }).runs);
+    }
+    expect(merged).toEqual(Object.fromEntries(many));
+  });
+
+  it("flushes on its timer, and at once when maxBatch events are buffered", async () => {
+    const run = await newRun();
+    const timed = writer({ flushIntervalMs: 5 });
+    timed.append(run, { type: "log", data: { level: "info", message: "timed" } });
+    await vi.waitFor(async () =>
+      expect(await database.db.runEvent.count({ where: { runId: run.id } })).toBe(1),
+    );
+
+    const batched = writer({ flushIntervalMs: 3_600_000, maxBatch: 10 });
+    for (let i = 0; i < 9; i++)
+      batched.append(run, { type: "log", data: { level: "info", message: `${i}` } });
+    // 9 < maxBatch and the timer is an hour away: nothing more is written...
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await database.db.runEvent.count({ where: { runId: run.id } })).toBe(1);
+    // ...until the 10th.
+    batched.append(run, { type: "log", data: { level: "info", message: "9" } });
+    await vi.waitFor(async () =>
+      expect(await database.db.runEvent.count({ where: { runId: run.id } })).toBe(11),
+    );
+  });
+
+  it("drops the events of a run that no longer exists (or is not the user's) with a warning", async () => {
+    const run = await newRun();
+    const stranger = await createUser(database.db);
+    const gone = await newRun();
+    await database.db.workflowRun.delete({ where: { id: gone.id } });
+    const logger = fakeLogger();
+    const w = writer({ logger });
+    w.append(gone, { type: "log", data: { level: "info", message: "lost" } });
+    w.append(
+      { id: run.id, userId: stranger.id },
+      { type: "log", data: { level: "info", message: "forged" } },
+    );
+    w.append(run, { type: "log", data: { level: "info", message: "kept" } });
+    await w.flush();
+    const events = await readEvents(database.db, { runId: run.id, userId: run.userId });
+    expect(events.map((e) => [e.seq, (e.data as { message: string }).message])).toEqual([[1, "kept"]]);
+    const warned = logger.warn.mock.calls.map(([fields]) => (fields as { runId: string }).runId);
+    expect(warned).toEqual(expect.arrayContaining([gone.id, run.id]));
+    expect(await database.db.runEvent.count({ where: { userId: stranger.id } })).toBe(0);
+  });
+
+  it("keeps the events of a failed flush and writes them, coalesced and in order, at the next one", async () => {
+    const run = await newRun();
+    let failNext = true;
+    const flaky = new Proxy(database.db, {
+      get(target, prop, receiver) {
+        if (prop === "$transaction") {
+          return (fn: never) => {
+            if (failNext) {
+              failNext = false;
+              return Promise.reject(new Error("connection lost"));
+            }
+            return target.$transaction(fn);
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const logger = fakeLogger();
+    const w = writer({ db: flaky, flushIntervalMs: 60_000, logger });
+    w.append(run, { type: "token", data: { stepId: "a", text: "one " } });
+    await expect(w.flush()).rejects.toThrow("connection lost");
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    w.append(run, { type: "token", data: { stepId: "a", text: "two" } });
+    w.append(run, { type: "status", data: { status: "succeeded" } });
+    await w.flush();
+    const events = await readEvents(database.db, { runId: run.id, userId: run.userId });
+    expect(events.map((e) => [e.seq, e.type, e.data])).toEqual([
+      [1, "token", { stepId: "a", text: "one two" }],
+      [2, "status", { status: "succeeded" }],
+    ]);
+  });
+
+  it("close() writes what is buffered; appends after it are dropped with a warning", async () => {
+    const run = await newRun();
+    const logger = fakeLogger();
+    const w = createEventWriter({ db: database.db, flushIntervalMs: 60_000, logger });
+    w.append(run, { type: "status", data: { status: "running" } });
+    await w.close();
+    expect(await database.db.runEvent.count({ where: { runId: run.id } })).toBe(1);
+    w.append(run, { type: "status", data: { status: "failed" } });
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    await w.flush();
+    expect(await database.db.runEvent.count({ where: { runId: run.id } })).toBe(1);
+  });
+});
+
+describe("readEvents", () => {
+  it("returns the owner's events after a seq, in order, bounded by limit; others see nothing", async () => {
+    const run = await newRun();
+    const stranger = await createUser(database.db);
+    const w = writer();
+    for (let i = 1; i <= 5; i++) w.append(run, { type: "log", data: { level: "info", message: `${i}` } });
+    w.append(run, { type: "status", data: { status: "failed", error: { code: "X", message: "boom" } } });
+    await w.flush();
+    const all = await readEvents(database.db, { runId: run.id, userId: run.userId });
+    expect(all.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    const page = await readEvents(database.db, { runId: run.id, userId: run.userId, afterSeq: 2, limit: 2 });
+    expect(page.map((e) => e.seq)).toEqual([3, 4]);
+    expect(await readEvents(database.db, { runId: run.id, userId: stranger.id })).toEqual([]);
+    expect(await terminalEventSeq(database.db, { runId: run.id, userId: run.userId })).toBe(6);
+    expect(await terminalEventSeq(database.db, { runId: run.id, userId: stranger.id })).toBeNull();
+  });
+});
+
+describe("createEventHub", () => {
+  function hub(logger = fakeLogger(), applicationName = `events-hub-${randomUUID().slice(0, 8)}`): EventHub {
+    const h = createEventHub({
+      connectionString: database.url,
+      logger,
+      applicationName,
+      reconnect: { minMs: 10, maxMs: 50 },
+    });
+    toClose.push(h);
+    return h;
+  }
+
+  it("wakes the subscribers of a run with its highest seq; unsubscribe stops it", async () => {
+    const run = await newRun();
+    const other = await newRun();
+    const h = hub();
+    await h.ready();
+    const wakes: Array<number | null> = [];
+    const unsubscribe = h.subscribe(run.id, (seq) => wakes.push(seq));
+    const otherWakes: Array<number | null> = [];
+    h.subscribe(other.id, (seq) => otherWakes.push(seq));
+    const w = writer();
+    w.append(run, { type: "log", data: { level: "info", message: "a" } });
+    w.append(run, { type: "log", data: { level: "info", message: "b" } });
+    await w.flush();
+    await vi.waitFor(() => expect(wakes).toEqual([2]));
+    unsubscribe();
+    expect(h.subscribedRuns).toBe(1);
+    w.append(run, { type: "log", data: { level: "info", message: "c" } });
+    w.append(other, { type: "log", data: { level: "info", message: "x" } });
+    await w.flush();
+    await vi.waitFor(() => expect(otherWakes).toEqual([1]));
+    expect(wakes).toEqual([2]);
+  });
+
+  it("reconnects after the connection drops and wakes every subscriber to re-read", async () => {
+    const run = await newRun();
+    const logger = fakeLogger();
+    const name = `events-hub-drop-${randomUUID().slice(0, 8)}`;
+    const h = hub(logger, name);
+    await h.ready();
+    const wakes: Array<number | null> = [];
+    h.subscribe(run.id, (seq) => wakes.push(seq));
+    const killed = await database.db.$queryRaw<Array<{ ok: boolean }>>`
+      SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+      WHERE application_name = ${name} AND datname = current_database()`;
+    expect(killed).toEqual([{ ok: true }]);
+    await vi.waitFor(() => expect(wakes).toEqual([null]));
+    expect(logger.warn).toHaveBeenCalled();
+    expect(logger.info).toHaveBeenCalledWith({ runs: 1 }, "run events LISTEN connection restored");
+    // Live again after the reconnect.
+    const w = writer();
+    w.append(run, { type: "log", data: { level: "info", message: "after" } });
+    await w.flush();
+    await vi.waitFor(() => expect(wakes).toEqual([null, 1]));
+  });
+});
