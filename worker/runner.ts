@@ -3,6 +3,8 @@ import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import { type CronItem, parseCronItems, type Runner, run, type WorkerEvents } from "graphile-worker";
 import type { PrismaClient } from "#app/generated/prisma/client.ts";
+import type { AiRuntime } from "#app/modules/ai/runtime.server.ts";
+import { createEventWriter, type EventWriter } from "#app/modules/runs/events.server.ts";
 import packageJson from "../package.json" with { type: "json" };
 import { toGraphileLogger, type WorkerLogger } from "./logger.ts";
 import { buildTaskList, type TaskRegistry } from "./task-kit.ts";
@@ -37,6 +39,13 @@ export interface StartWorkerOptions {
   tasks?: TaskRegistry;
   /** Recurring jobs. Default: the app's CRON_ITEMS with the app registry, none with a custom one. */
   cronItems?: CronItem[];
+  /** The AI runtime tasks call models through (`runs.execute` needs it). */
+  ai?: AiRuntime;
+  /**
+   * The run-event writer tasks append to. Owned by the caller when given (close it after `stop()`); when
+   * absent and `ai` is given, the worker makes one on `db` and closes it when it stops.
+   */
+  events?: EventWriter;
 }
 
 export interface StopResult {
@@ -87,6 +96,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     throw new Error("concurrency must be a positive integer");
   if (!(heartbeatMs > 0)) throw new Error("heartbeatMs must be positive");
   const logger = options.logger.child({ workerId });
+  const ownEvents = !options.events && options.ai ? createEventWriter({ db, logger }) : undefined;
+  const services = { ai: options.ai, events: options.events ?? ownEvents };
 
   await registerWorkerProcess(db, {
     id: workerId,
@@ -117,7 +128,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       noHandleSignals: true,
       logger: toGraphileLogger(logger),
       events,
-      taskList: buildTaskList(tasks, { db, logger, workerId }),
+      taskList: buildTaskList(tasks, { db, logger, workerId, services }),
       // Our schedule from code; a list (even an empty one) also stops graphile-worker reading ./crontab from the cwd.
       parsedCronItems: parseCronItems(cronItems),
       gracefulShutdownAbortTimeout: abortAfterMs,
@@ -133,6 +144,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     });
   } catch (error) {
     await markWorkerStopped(db, workerId).catch(() => undefined);
+    await ownEvents?.close().catch(() => undefined);
     throw error;
   }
 
@@ -198,6 +210,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     });
     const outcome = await Promise.race([finished.then(() => "done" as const), timedOut]);
     clearTimeout(timer);
+    // Events the finished (or interrupted) jobs appended are written before the worker says it stopped.
+    await ownEvents
+      ?.close()
+      .catch((error: unknown) => logger.error({ err: error }, "run events could not be written"));
     if (outcome === "timeout") {
       const stuck = await db.$queryRaw<{ id: string }[]>`
         SELECT "id"::text AS "id" FROM graphile_worker.jobs WHERE "locked_by" = ${workerId}`.catch(() => []);

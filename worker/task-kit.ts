@@ -1,6 +1,8 @@
 import type { JobHelpers, Task, TaskList } from "graphile-worker";
 import { z } from "zod";
 import type { PrismaClient } from "#app/generated/prisma/client.ts";
+import type { AiRuntime } from "#app/modules/ai/runtime.server.ts";
+import type { EventWriter } from "#app/modules/runs/events.server.ts";
 import type { WorkerLogger } from "./logger.ts";
 
 /**
@@ -14,6 +16,17 @@ export const GRAPHILE_WORKER_SCHEMA = "graphile_worker";
 
 /** graphile-worker's default when a job is added without `max_attempts`. */
 export const DEFAULT_MAX_ATTEMPTS = 25;
+
+/**
+ * Long-lived services the process hands to its tasks (built once, before the worker starts). Optional: a
+ * worker started without them (tests of the queue itself) still runs the tasks that do not need them.
+ */
+export interface TaskServices {
+  /** The AI module (the AIServiceProxy for model calls). */
+  ai?: AiRuntime;
+  /** The process's batching writer of run events. */
+  events?: EventWriter;
+}
 
 /** What a task's `run` receives besides its parsed payload. */
 export interface TaskContext {
@@ -36,6 +49,8 @@ export interface TaskContext {
    * jobs has passed; long tasks should checkpoint and return (or throw) when it fires.
    */
   signal: AbortSignal;
+  /** Services of the process (AI runtime, run-event writer), when the worker was given them. */
+  services: TaskServices;
 }
 
 /** One kind of job: a name, the zod schema of its payload and the code that runs it. */
@@ -181,6 +196,7 @@ export interface TaskDependencies {
   db: PrismaClient;
   logger: WorkerLogger;
   workerId: string;
+  services?: TaskServices;
 }
 
 /**
@@ -213,6 +229,7 @@ function makeExecutor(definition: TaskDefinition, deps: TaskDependencies): Task 
       workerId: deps.workerId,
       job: { id: job.id, attempts: job.attempts, maxAttempts: job.max_attempts, key: job.key },
       signal: helpers.abortSignal,
+      services: deps.services ?? {},
     };
     try {
       await definition.run(parsed.data, ctx);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { purgeExpiredCache } from "#app/modules/ai/cache.server.ts";
+import { executeRun } from "#app/modules/runs/engine.server.ts";
 import { createEnqueue, defineRegistry, defineTask, type TaskPayloadInput } from "./task-kit.ts";
 
 export type { EnqueuedJob, EnqueueOptions, SqlClient, TaskContext, TaskDefinition } from "./task-kit.ts";
@@ -48,8 +49,37 @@ export const purgeAiCacheTask = defineTask({
   },
 });
 
+/**
+ * `runs.execute`: executes (or resumes) a workflow run. Enqueued by `createRun` in the transaction that
+ * writes the run, with job key = run id. A throw (the worker shutting down, a lost connection) retries the
+ * job and the engine resumes from the run's checkpoints; on the last attempt the run ends `dead`.
+ */
+export const executeRunTask = defineTask({
+  name: "runs.execute",
+  payload: z.object({ runId: z.uuid() }),
+  maxAttempts: 3,
+  async run({ runId }, { db, logger, workerId, signal, services, job }) {
+    const { ai, events } = services;
+    if (!ai || !events) {
+      throw new Error(
+        "this worker was started without the AI runtime and a run-event writer (startWorker({ ai, events })); it cannot execute runs",
+      );
+    }
+    const outcome = await executeRun(runId, {
+      db,
+      ai,
+      events,
+      logger,
+      workerId,
+      signal,
+      lastAttempt: job.attempts >= job.maxAttempts,
+    });
+    logger.info({ runId, outcome }, "run executed");
+  },
+});
+
 /** Every task the worker runs. Add a task here and `enqueue` knows its name and payload. */
-export const taskRegistry = defineRegistry([probeTask, purgeAiCacheTask]);
+export const taskRegistry = defineRegistry([probeTask, purgeAiCacheTask, executeRunTask]);
 
 /** Recurring jobs: graphile-worker schedules them (once per schedule across all workers). */
 export const CRON_ITEMS = [{ task: "ai.purge-cache", match: "17 * * * *", identifier: "ai.purge-cache" }];

@@ -17,6 +17,8 @@ import {
   wantsDemoModel,
 } from "#app/modules/ai/runtime.server.ts";
 import { type AuthConfig, createAuthRuntime } from "#app/modules/auth/runtime.server.ts";
+import { createEventHub } from "#app/modules/runs/event-hub.server.ts";
+import { createEventWriter } from "#app/modules/runs/events.server.ts";
 import { loadOrCreateLocalSecrets } from "#app/platform/local-secrets.server.ts";
 import { startMockLlm } from "#tests/mocks/llm/server.ts";
 import { startWorker } from "#worker/index.ts";
@@ -126,12 +128,18 @@ export async function startAgentry({
     }
 
     if (env.AGENTRY_ROLE !== "web") {
+      // One batching writer for the events of every run this process executes; closed (flushed) after the
+      // worker has stopped, so the last events of interrupted runs are written.
+      const runEvents = createEventWriter({ db, logger: logger.child({ component: "run-events" }) });
+      stack.push({ name: "run event writer", stop: () => runEvents.close() });
       const worker = await startWorker({
         connectionString: databaseUrl,
         db,
         concurrency: env.WORKER_CONCURRENCY,
         logger: logger.child({ component: "worker" }),
         shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+        ai,
+        events: runEvents,
       });
       stack.push({ name: "worker", stop: () => worker.stop() });
       // A worker that ends by itself (fenced by the dead-worker sweep, lost its queue connection) leaves this
@@ -153,11 +161,20 @@ export async function startAgentry({
         config: await authConfigFrom(env, logger),
       });
       stack.push({ name: "auth", stop: () => auth.close() });
+      // Run events: one LISTEN connection for this web process, fanned out to its SSE subscribers.
+      const eventHub = createEventHub({
+        connectionString: databaseUrl,
+        logger: logger.child({ component: "run-events" }),
+      });
+      stack.push({ name: "run event hub", stop: () => eventHub.close() });
+      const sseShutdown = new AbortController();
       const app = createHttpApp({
         db,
         logger,
         auth,
         ai,
+        eventHub,
+        shutdown: sseShutdown.signal,
         projects: {
           localImportRoot: env.AGENTRY_LOCAL_IMPORT_ROOT ?? null,
           limits: {
@@ -175,7 +192,12 @@ export async function startAgentry({
       const server = await listen(app, env.PORT, env.HOST);
       stack.push({
         name: "http server",
-        stop: () => closeServer(server, env.SHUTDOWN_TIMEOUT_SECONDS * 1000),
+        stop: () => {
+          // Open event streams end first (clients reconnect elsewhere with Last-Event-ID), or they would hold
+          // the server open until the shutdown deadline.
+          sseShutdown.abort();
+          return closeServer(server, env.SHUTDOWN_TIMEOUT_SECONDS * 1000);
+        },
       });
       const { port } = server.address() as AddressInfo;
       const shownHost = env.HOST === "0.0.0.0" || env.HOST === "127.0.0.1" ? "localhost" : env.HOST;

@@ -9,6 +9,7 @@ import {
   sessionsRouter,
 } from "#app/modules/auth/auth.router.server.ts";
 import { projectsRouter } from "#app/modules/projects/projects.router.server.ts";
+import { runsRouter } from "#app/modules/runs/runs.router.server.ts";
 import { systemRouter } from "#app/modules/system/system.router.server.ts";
 import { workflowsRouter } from "#app/modules/workflows/workflows.router.server.ts";
 import { router } from "./init.server.ts";
@@ -25,6 +26,7 @@ export const appRouter = router({
   prompts: templatesRouter,
   usage: usageRouter,
   workflows: workflowsRouter,
+  runs: runsRouter,
 });
 
 export type AppRouter = typeof appRouter;

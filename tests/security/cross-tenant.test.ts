@@ -7,7 +7,7 @@ import { createWorkflow } from "#app/modules/workflows/workflows.server.ts";
 import type { AppMeta } from "#app/trpc/init.server.ts";
 import { createCallerFactory } from "#app/trpc/init.server.ts";
 import { appRouter } from "#app/trpc/router.server.ts";
-import { createFile, createProject, SAMPLE_DEFINITION } from "#tests/factories/index.ts";
+import { createFile, createProject, createRun, SAMPLE_DEFINITION } from "#tests/factories/index.ts";
 import {
   postJson,
   sessionPrincipal,
@@ -37,6 +37,8 @@ type Fixtures = {
   budgetId: string;
   /** A's workflow "A's workflow" in A's project, at version 1. */
   workflowId: string;
+  /** A queued run of A's workflow. */
+  runId: string;
 };
 const CREDENTIAL_SECRET = "sk-a-secret-credential-0001";
 const FILE_CONTENT = "A's secret file\n";
@@ -101,6 +103,18 @@ async function projectWorkflowsIntact(server: TestServer, a: Fixtures): Promise<
     (await projectIntact(server, a)) &&
     (await workflowIntact(server, a)) &&
     (await server.database.db.aIWorkflow.count({ where: { projectId: a.projectId } })) === 1
+  );
+}
+
+/** A's workflow has exactly its one run, still queued and not asked to cancel. */
+async function runsIntact(server: TestServer, a: Fixtures): Promise<boolean> {
+  const runs = await server.database.db.workflowRun.findMany({ where: { workflowId: a.workflowId } });
+  return (
+    (await workflowIntact(server, a)) &&
+    runs.length === 1 &&
+    runs[0]?.id === a.runId &&
+    runs[0].status === "queued" &&
+    runs[0].cancelRequestedAt === null
   );
 }
 
@@ -277,6 +291,14 @@ const CASES: Record<string, Case> = {
   },
   "workflows.templates": { kind: "system" },
   "workflows.validate": { kind: "self" },
+  "runs.create": {
+    kind: "owned",
+    input: (a) => ({ id: a.workflowId, input: { task: "B's" } }),
+    survives: runsIntact,
+  },
+  "runs.get": { kind: "owned", input: (a) => ({ id: a.runId }), survives: runsIntact },
+  "runs.cancel": { kind: "owned", input: (a) => ({ id: a.runId }), survives: runsIntact },
+  "runs.list": { kind: "list", input: {} },
   "system.status": { kind: "system" },
   "system.createProbe": { kind: "system" },
   "system.probe": { kind: "system" },
@@ -340,7 +362,14 @@ beforeAll(async () => {
     { userId: userA.userId, projectId: project.id, name: "A's workflow", definition: SAMPLE_DEFINITION },
     { db: server.database.db },
   );
+  const run = await createRun(server.database.db, {
+    userId: userA.userId,
+    projectId: project.id,
+    workflowId: workflow.id,
+    workflowVersionId: workflow.version.id,
+  });
   a = {
+    runId: run.id,
     workflowId: workflow.id,
     budgetId: budget.id,
     credentialId: credential.id,

@@ -1,0 +1,350 @@
+/**
+ * Workflow runs: create (the run row and its graphile-worker job in ONE transaction), cancel, read, list.
+ * Every query is scoped to the caller: another user's run, workflow or project answers NOT_FOUND exactly like
+ * a missing one. Execution itself is the engine's (engine.server.ts), in a worker.
+ */
+import type { Db, DbTx, Prisma } from "#app/db/client.server.ts";
+import { AppError } from "#app/lib/app-error.ts";
+import { clock, isUuid, parseInput } from "#app/lib/use-case.ts";
+import { assertProjectOwned } from "#app/modules/projects/deps.server.ts";
+import { validateRunInput, ZWorkflowDefinition } from "#app/modules/workflows/index.server.ts";
+import { enqueue } from "#worker/tasks.ts";
+import { RUN_EVENTS_CHANNEL } from "./events.server.ts";
+import { isTerminalStatus, type RunEventInput } from "./run-events.types.ts";
+import {
+  type RunError,
+  type RunPage,
+  type RunStatus,
+  type RunSummary,
+  type RunView,
+  type StepRunView,
+  ZCreateRunInput,
+  ZListRunsInput,
+} from "./runs.types.ts";
+
+export type RunsDeps = {
+  db: Db;
+  /** The clock. Default `() => new Date()`; tests pass a fixed one. */
+  now?: () => Date;
+};
+
+/** The worker task that executes a run; its job key is the run id. */
+export const EXECUTE_RUN_TASK = "runs.execute";
+/** Attempts of a run (and of its job) before it is given up as dead. */
+export const RUN_MAX_ATTEMPTS = 3;
+const DEFAULT_PAGE = 20;
+
+export const runNotFound = () => new AppError("NOT_FOUND", "Run not found");
+const workflowNotFound = () => new AppError("NOT_FOUND", "Workflow not found");
+
+const RUN_INCLUDE = {
+  workflow: { select: { name: true } },
+  version: { select: { number: true } },
+} as const satisfies Prisma.WorkflowRunInclude;
+type RunRow = Prisma.WorkflowRunGetPayload<{ include: typeof RUN_INCLUDE }>;
+type StepRow = Prisma.StepRunGetPayload<object>;
+
+function asError(json: Prisma.JsonValue | null): RunError | null {
+  if (!json || typeof json !== "object" || Array.isArray(json)) return null;
+  const { code, message, stepId } = json as Record<string, unknown>;
+  return {
+    code: typeof code === "string" ? code : "UNKNOWN",
+    message: typeof message === "string" ? message : "",
+    ...(typeof stepId === "string" ? { stepId } : {}),
+  };
+}
+
+function toSummary(row: RunRow): RunSummary {
+  return {
+    id: row.id,
+    projectId: row.projectId,
+    workflowId: row.workflowId,
+    workflowName: row.workflow.name,
+    workflowVersionId: row.workflowVersionId,
+    versionNumber: row.version.number,
+    status: row.status,
+    error: asError(row.error),
+    tokensIn: row.tokensIn,
+    tokensOut: row.tokensOut,
+    costMicros: Number(row.costMicros),
+    durationMs: row.durationMs,
+    attempt: row.attempt,
+    createdAt: row.createdAt,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+  };
+}
+
+function toStepView(row: StepRow): StepRunView {
+  return {
+    id: row.id,
+    stepId: row.stepId,
+    index: row.index,
+    type: row.type,
+    status: row.status,
+    attempt: row.attempt,
+    input: row.input,
+    output: row.output,
+    error: asError(row.error),
+    tokensIn: row.tokensIn,
+    tokensOut: row.tokensOut,
+    costMicros: Number(row.costMicros),
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+  };
+}
+
+function toView(row: RunRow, steps: StepRow[]): RunView {
+  return {
+    ...toSummary(row),
+    input: row.input,
+    output: row.output,
+    budgetMicros: row.budgetMicros === null ? null : Number(row.budgetMicros),
+    maxAttempts: row.maxAttempts,
+    cancelRequestedAt: row.cancelRequestedAt,
+    heartbeatAt: row.heartbeatAt,
+    lastEventSeq: row.lastEventSeq,
+    retryOfRunId: row.retryOfRunId,
+    steps: steps.map(toStepView),
+  };
+}
+
+/**
+ * Append one event in the caller's transaction (outside the engine, which batches through the EventWriter):
+ * the seq comes from the run row's lock, so it stays contiguous with the writer's; NOTIFY fires at commit.
+ */
+export async function appendEventInTx(
+  tx: DbTx,
+  run: { id: string; userId: string },
+  event: RunEventInput,
+): Promise<number> {
+  const updated = await tx.workflowRun.update({
+    where: { id: run.id },
+    data: { lastEventSeq: { increment: 1 } },
+    select: { lastEventSeq: true },
+  });
+  const seq = updated.lastEventSeq;
+  await tx.runEvent.create({
+    data: {
+      userId: run.userId,
+      runId: run.id,
+      seq,
+      type: event.type,
+      stepId: event.stepId ?? null,
+      data: event.data as Prisma.InputJsonValue,
+    },
+  });
+  const payload = JSON.stringify({ runs: { [run.id]: seq } });
+  await tx.$executeRaw`SELECT pg_notify(${RUN_EVENTS_CHANNEL}, ${payload})`;
+  return seq;
+}
+
+// ─── Create ──────────────────────────────────────────────────────────────────
+
+export type CreateRunArgs = {
+  userId: string;
+  workflowId: string;
+  version?: number;
+  input?: unknown;
+  apiKeyId?: string | null;
+  budgetUsd?: number;
+};
+
+/**
+ * Queue a run of the caller's workflow (latest version unless `version`): the input is checked against the
+ * version's inputs (BAD_REQUEST with `details.issues`), then the run row (queued, the validated input) and its
+ * `runs.execute` job (job key = run id) are written in one transaction — both or neither.
+ */
+export async function createRun(args: CreateRunArgs, deps: RunsDeps): Promise<{ runId: string }> {
+  const { db } = deps;
+  if (!isUuid(args.userId) || !isUuid(args.workflowId)) throw workflowNotFound();
+  const parsed = parseInput(ZCreateRunInput, {
+    id: args.workflowId,
+    input: args.input ?? undefined,
+    version: args.version,
+    budgetUsd: args.budgetUsd,
+  });
+  const workflow = await db.aIWorkflow.findFirst({
+    where: { id: parsed.id, userId: args.userId },
+    select: { id: true, projectId: true, latestVersion: true, archivedAt: true, name: true },
+  });
+  if (!workflow) throw workflowNotFound();
+  if (workflow.archivedAt) {
+    throw new AppError("CONFLICT", `The workflow "${workflow.name}" is archived; restore it to run it`);
+  }
+  const number = parsed.version ?? workflow.latestVersion;
+  const version = await db.workflowVersion.findFirst({
+    where: { workflowId: workflow.id, userId: args.userId, number },
+    select: { id: true, definition: true },
+  });
+  if (!version) throw new AppError("NOT_FOUND", `Workflow version ${number} not found`);
+  const definition = ZWorkflowDefinition.safeParse(version.definition);
+  if (!definition.success) {
+    throw new AppError(
+      "CONFLICT",
+      `Workflow version ${number} no longer matches the workflow format; save it again`,
+    );
+  }
+  const checked = validateRunInput(definition.data, parsed.input ?? {});
+  if (!checked.ok) {
+    const count = checked.errors.length;
+    throw new AppError(
+      "BAD_REQUEST",
+      `The run input has ${count} problem${count === 1 ? "" : "s"}: ${checked.errors[0]?.message ?? "invalid"}`,
+      { issues: checked.errors },
+    );
+  }
+  const budgetMicros =
+    parsed.budgetUsd === undefined ? null : BigInt(Math.max(1, Math.round(parsed.budgetUsd * 1_000_000)));
+  const apiKeyId = args.apiKeyId && isUuid(args.apiKeyId) ? args.apiKeyId : null;
+
+  const run = await db.$transaction(async (tx) => {
+    const created = await tx.workflowRun.create({
+      data: {
+        userId: args.userId,
+        projectId: workflow.projectId,
+        workflowId: workflow.id,
+        workflowVersionId: version.id,
+        status: "queued",
+        input: checked.value as Prisma.InputJsonValue,
+        budgetMicros,
+        apiKeyId,
+        maxAttempts: RUN_MAX_ATTEMPTS,
+        createdAt: clock(deps),
+      },
+      select: { id: true },
+    });
+    await enqueue(
+      tx,
+      EXECUTE_RUN_TASK,
+      { runId: created.id },
+      { jobKey: created.id, maxAttempts: RUN_MAX_ATTEMPTS },
+    );
+    return created;
+  });
+  return { runId: run.id };
+}
+
+// ─── Read ────────────────────────────────────────────────────────────────────
+
+/** The caller's run with its steps (by position), totals and error. */
+export async function getRun({ userId, runId }: { userId: string; runId: string }, deps: RunsDeps) {
+  if (!isUuid(userId) || !isUuid(runId)) throw runNotFound();
+  const row = await deps.db.workflowRun.findFirst({ where: { id: runId, userId }, include: RUN_INCLUDE });
+  if (!row) throw runNotFound();
+  const steps = await deps.db.stepRun.findMany({ where: { runId, userId }, orderBy: { index: "asc" } });
+  return toView(row, steps);
+}
+
+/**
+ * The caller's runs, newest first, optionally of one project, workflow and/or status. Cursor pagination:
+ * `nextCursor` is the last run's id (uuidv7); a cursor that is not one of the caller's runs is a BAD_REQUEST.
+ */
+export async function listRuns(
+  args: {
+    userId: string;
+    projectId?: string;
+    workflowId?: string;
+    status?: RunStatus;
+    limit?: number;
+    cursor?: string;
+  },
+  deps: RunsDeps,
+): Promise<RunPage> {
+  const { db } = deps;
+  const { userId } = args;
+  const input = parseInput(ZListRunsInput, {
+    projectId: args.projectId,
+    workflowId: args.workflowId,
+    status: args.status,
+    limit: args.limit,
+    cursor: args.cursor,
+  });
+  if (!isUuid(userId)) return { items: [], nextCursor: null };
+  if (input.projectId) await assertProjectOwned(db, userId, input.projectId);
+  if (input.workflowId) {
+    const found = await db.aIWorkflow.findFirst({
+      where: { id: input.workflowId, userId },
+      select: { id: true },
+    });
+    if (!found) throw workflowNotFound();
+  }
+  const limit = input.limit ?? DEFAULT_PAGE;
+  const where: Prisma.WorkflowRunWhereInput = {
+    userId,
+    ...(input.projectId ? { projectId: input.projectId } : {}),
+    ...(input.workflowId ? { workflowId: input.workflowId } : {}),
+    ...(input.status ? { status: input.status } : {}),
+  };
+  if (input.cursor !== undefined) {
+    const bad = () => new AppError("BAD_REQUEST", "Invalid cursor: pass the nextCursor of the previous page");
+    if (!isUuid(input.cursor)) throw bad();
+    const at = await db.workflowRun.findFirst({
+      where: { id: input.cursor, userId },
+      select: { id: true, createdAt: true },
+    });
+    if (!at) throw bad();
+    where.OR = [{ createdAt: { lt: at.createdAt } }, { createdAt: at.createdAt, id: { lt: at.id } }];
+  }
+  const rows = await db.workflowRun.findMany({
+    where,
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: limit + 1,
+    include: RUN_INCLUDE,
+  });
+  const page = rows.slice(0, limit);
+  return {
+    items: page.map(toSummary),
+    nextCursor: rows.length > limit ? (page[page.length - 1]?.id ?? null) : null,
+  };
+}
+
+// ─── Cancel ──────────────────────────────────────────────────────────────────
+
+/**
+ * Cancel the caller's run. Finished → CONFLICT. Queued → cancelled at once (its job is removed; a worker
+ * that picks it up anyway finds it finished). Running → `cancelRequestedAt` is set and the engine, which
+ * checks it every second, aborts the model call in flight and marks the run cancelled.
+ */
+export async function cancelRun({ userId, runId }: { userId: string; runId: string }, deps: RunsDeps) {
+  const { db } = deps;
+  if (!isUuid(userId) || !isUuid(runId)) throw runNotFound();
+  const run = await db.workflowRun.findFirst({
+    where: { id: runId, userId },
+    select: { id: true, status: true },
+  });
+  if (!run) throw runNotFound();
+  if (isTerminalStatus(run.status)) {
+    throw new AppError("CONFLICT", `The run has already finished (${run.status})`, { status: run.status });
+  }
+  const now = clock(deps);
+  if (run.status === "queued") {
+    const done = await db.$transaction(async (tx) => {
+      const updated = await tx.workflowRun.updateMany({
+        where: { id: runId, userId, status: "queued" },
+        data: { status: "cancelled", cancelRequestedAt: now, finishedAt: now },
+      });
+      if (updated.count === 0) return false;
+      await appendEventInTx(tx, { id: runId, userId }, { type: "status", data: { status: "cancelled" } });
+      // Not needed for correctness (the engine returns on a finished run); it spares a worker the pickup.
+      await tx.$queryRaw`SELECT graphile_worker.remove_job(${runId}::text)`;
+      return true;
+    });
+    if (done) return getRun({ userId, runId }, deps);
+  }
+  // Running (or it started meanwhile): ask the engine to stop.
+  const updated = await db.workflowRun.updateMany({
+    where: { id: runId, userId, status: { in: ["queued", "running"] } },
+    data: { cancelRequestedAt: now },
+  });
+  if (updated.count === 0) {
+    const current = await db.workflowRun.findFirst({
+      where: { id: runId, userId },
+      select: { status: true },
+    });
+    throw new AppError("CONFLICT", `The run has already finished (${current?.status ?? "unknown"})`, {
+      status: current?.status,
+    });
+  }
+  return getRun({ userId, runId }, deps);
+}
