@@ -175,6 +175,28 @@ describe("graceful stop", () => {
     await worker.runner.promise;
   });
 
+  test("live workers sweep a silent one by themselves and run its released job", async () => {
+    const worker = await start({ abortAfterMs: 60_000, deadAfterMs: 0 });
+    const { job } = await startHeldJob("abandoned");
+    expect(await worker.stop({ timeoutMs: 200 })).toEqual({ drained: false });
+    expect(await lockedBy(job.id)).toBe(worker.workerId);
+
+    const firstRun = gates.get("abandoned")!;
+    const secondRun = gate();
+    gates.set("abandoned", secondRun);
+    secondRun.open();
+    // No one calls the sweep: the live worker does it with its heartbeat once the other is silent for 300 ms.
+    const next = await start({ deadAfterMs: 300 });
+    await waitFor(async () => (await workerRow(worker.workerId))?.stoppedAt != null, {
+      what: "the silent worker declared dead",
+    });
+    await waitFor(() => runs.get("abandoned") === 2, { what: "released job to run again" });
+    await waitFor(async () => (await lockedBy(job.id)) === undefined, { what: "job completion" });
+    await next.stop();
+    firstRun.open();
+    await worker.runner.promise;
+  });
+
   test("a worker whose row was declared dead stops itself at its next heartbeat", async () => {
     const worker = await start();
     await database.db.workerProcess.update({

@@ -9,7 +9,7 @@ import packageJson from "../package.json" with { type: "json" };
 import { toGraphileLogger, type WorkerLogger } from "./logger.ts";
 import { buildTaskList, type TaskRegistry } from "./task-kit.ts";
 import { CRON_ITEMS, taskRegistry } from "./tasks.ts";
-import { beatHeart, markWorkerStopped, registerWorkerProcess } from "./worker-process.ts";
+import { beatHeart, markWorkerStopped, registerWorkerProcess, sweepDeadWorkers } from "./worker-process.ts";
 
 export interface StartWorkerOptions {
   /** PostgreSQL URL for graphile-worker's own pool (LISTEN, fetching and completing jobs). */
@@ -21,6 +21,12 @@ export interface StartWorkerOptions {
   concurrency?: number;
   /** How often the WorkerProcess heartbeat is written. Default 5000 ms. */
   heartbeatMs?: number;
+  /**
+   * A worker whose heartbeat is older than this is presumed dead: with each heartbeat, this worker sweeps
+   * such workers (marks them stopped and releases their jobs with force_unlock_workers, so their runs resume
+   * elsewhere). Default 30 000 ms; 0 turns the sweep off.
+   */
+  deadAfterMs?: number;
   /**
    * How often idle workers poll for due jobs. New jobs wake workers at once
    * through LISTEN/NOTIFY; polling only finds retries and `runAt` jobs coming
@@ -83,6 +89,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     db,
     concurrency = 4,
     heartbeatMs = 5000,
+    deadAfterMs = 30_000,
     pollInterval,
     workerId = randomUUID(),
     version = packageJson.version,
@@ -168,6 +175,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       } catch (error) {
         // A database blip: keep going; the sweep tolerates several missed beats.
         logger.warn({ err: error }, "worker heartbeat failed");
+      }
+      if (deadAfterMs > 0 && !heartbeatStopped) {
+        // Every live worker sweeps; the UPDATE … RETURNING in sweepDeadWorkers lets exactly one release each.
+        await sweepDeadWorkers({ db, olderThanMs: deadAfterMs, logger }).catch((error: unknown) =>
+          logger.warn({ err: error }, "dead-worker sweep failed"),
+        );
       }
       scheduleHeartbeat();
     }, heartbeatMs);

@@ -49,8 +49,14 @@ type RunRef = { id: string; userId: string };
 /** Why the run stopped before its end: a cancel request, or the worker going away. */
 class RunInterrupted extends Error {
   override readonly name = "RunInterrupted";
-  constructor(readonly kind: "cancel" | "shutdown") {
-    super(kind === "cancel" ? "The run was cancelled" : "The worker is shutting down");
+  constructor(readonly kind: "cancel" | "shutdown" | "fenced") {
+    super(
+      kind === "cancel"
+        ? "The run was cancelled"
+        : kind === "fenced"
+          ? "Another worker has taken this run over"
+          : "The worker is shutting down",
+    );
   }
 }
 
@@ -283,12 +289,14 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
     if (beating || controller.signal.aborted) return;
     beating = true;
     try {
-      const row = await db.workflowRun.update({
-        where: { id: runId },
-        data: { heartbeatAt: now() },
-        select: { cancelRequestedAt: true },
-      });
-      if (row.cancelRequestedAt) controller.abort(new RunInterrupted("cancel"));
+      // Only while the run is still ours: when this worker was presumed dead and the run handed to another,
+      // the update matches nothing and this execution stops without writing anything further.
+      const rows = await db.$queryRaw<Array<{ cancelRequestedAt: Date | null }>>`
+        UPDATE "WorkflowRun" SET "heartbeatAt" = ${now()}
+        WHERE "id" = ${runId}::uuid AND "workerId" = ${deps.workerId}::uuid
+        RETURNING "cancelRequestedAt"`;
+      if (rows.length === 0) controller.abort(new RunInterrupted("fenced"));
+      else if (rows[0]?.cancelRequestedAt) controller.abort(new RunInterrupted("cancel"));
     } catch (error) {
       logger.warn({ err: error, runId }, "run heartbeat failed");
     } finally {
@@ -556,8 +564,9 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
     reason: RunInterrupted,
     step: { id: string; stepId: string; startedAt: Date } | null,
   ): Promise<RunOutcome> {
-    if (reason.kind === "shutdown") {
-      // Leave the run (and this step) `running`: the retried job resumes it here.
+    if (reason.kind !== "cancel") {
+      // Shutdown: leave the run (and this step) `running`: the retried job resumes it here. Fenced: another
+      // worker owns the run now; write nothing more.
       await events.flush().catch(() => {});
       throw reason;
     }

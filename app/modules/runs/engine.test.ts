@@ -388,6 +388,24 @@ describe("executeRun", () => {
     expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
   });
 
+  it("a worker fenced off (the run handed to another) stops the call and writes nothing more", async () => {
+    mock.script("fenced", [{ reply: "word ".repeat(400), chunkDelayMs: 25 }]);
+    const { runId } = await queuedRun({
+      steps: [{ id: "talk", type: "llm", model: "compat:mock/script:fenced", prompt: "go" }],
+    });
+    const first = executeRun(runId, deps());
+    await waitFor(() => db().runEvent.findFirst({ where: { runId, type: "token" } }), { what: "a token" });
+    // What the dead-worker sweep plus another worker's takeover amount to: the run now belongs to someone else.
+    const other = randomUUID();
+    await db().workflowRun.update({ where: { id: runId }, data: { workerId: other } });
+    await expect(first).rejects.toThrow("Another worker has taken this run over");
+    await mock.waitFor((requests) => requests[0]?.clientClosed === true);
+    const run = await db().workflowRun.findUniqueOrThrow({ where: { id: runId } });
+    expect(run).toMatchObject({ status: "running", workerId: other, error: null, finishedAt: null });
+    const step = await db().stepRun.findFirstOrThrow({ where: { runId } });
+    expect(step.status).toBe("running");
+  });
+
   it("the last attempt interrupted ends the run dead with the reason", async () => {
     mock.script("held2", [{ reply: "word ".repeat(400), chunkDelayMs: 25 }]);
     const { runId } = await queuedRun({
