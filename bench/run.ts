@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- suite...]`: performance scenarios on this machine, against a real PostgreSQL and real
- * HTTP. Suites: `core` (auth, API, queue, import) and `ai` (the AI proxy against the mock provider); none
- * named = all. Prints medians and tails, and appends the run to bench/results.json (last 50 runs kept).
+ * HTTP. Suites: `core` (auth, API, queue, import), `ai` (the AI proxy against the mock provider) and `runs`
+ * (the run pipeline through a real worker); none named = all. Prints medians and tails, and appends the run to bench/results.json (last 50 runs kept).
  * Uses TEST_DATABASE_URL / DATABASE_URL when set, else an embedded PostgreSQL in .data/bench.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -14,8 +14,9 @@ import { createDatabase, dropDatabase } from "#tests/setup/database-server.ts";
 import { runAi } from "./ai.ts";
 import { runCore } from "./core.ts";
 import { results } from "./lib.ts";
+import { runRuns } from "./runs.ts";
 
-const SUITES: Record<string, (url: string) => Promise<void>> = { core: runCore, ai: runAi };
+const SUITES: Record<string, (url: string) => Promise<void>> = { core: runCore, ai: runAi, runs: runRuns };
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const asked = process.argv.slice(2).filter((a) => !a.startsWith("-"));
