@@ -13,6 +13,7 @@ import { ProjectTable, ProjectTableSkeleton } from "#app/components/projects/pro
 import { Button } from "#app/components/ui/button.tsx";
 import { EmptyState } from "#app/components/ui/empty-state.tsx";
 import { FormAlert } from "#app/components/ui/field.tsx";
+import { PageHeader } from "#app/components/ui/page-header.tsx";
 import { fieldErrors } from "#app/lib/forms.ts";
 import { formFailure, requireUser } from "#app/modules/auth/web.server.ts";
 import {
@@ -175,22 +176,20 @@ export default function ProjectsPage() {
   const [creating, setCreating] = useState(false);
   return (
     <div className="space-y-6">
-      <div className="flex flex-wrap items-end justify-between gap-4">
-        <div>
-          <h1 className="text-2xl font-semibold tracking-tight">Projects</h1>
-          <p className="mt-1 text-sm text-zinc-600 dark:text-zinc-400">
-            The codebases your agents work on: their files, runs and spending.
-          </p>
-        </div>
-        <div className="flex items-center gap-2">
-          <Button variant="ghost" asChild>
-            <Link to={showArchived ? "/projects" : "/projects?archived=1"} preventScrollReset>
-              {showArchived ? "Hide archived" : "Show archived"}
-            </Link>
-          </Button>
-          <Button onClick={() => setCreating(true)}>New project</Button>
-        </div>
-      </div>
+      <PageHeader
+        title="Projects"
+        description="The codebases your agents work on: their files, runs and spending."
+        actions={
+          <div className="flex items-center gap-2">
+            <Button variant="ghost" asChild>
+              <Link to={showArchived ? "/projects" : "/projects?archived=1"} preventScrollReset>
+                {showArchived ? "Hide archived" : "Show archived"}
+              </Link>
+            </Button>
+            <Button onClick={() => setCreating(true)}>New project</Button>
+          </div>
+        }
+      />
       <Suspense fallback={<ProjectTableSkeleton />}>
         <Await resolve={projects} errorElement={<ListError />}>
           {(list) =>

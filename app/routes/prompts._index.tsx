@@ -13,6 +13,7 @@ import { Modal, ModalActions } from "#app/components/projects/dialog.tsx";
 import { Button } from "#app/components/ui/button.tsx";
 import { EmptyState } from "#app/components/ui/empty-state.tsx";
 import { Field, FormAlert } from "#app/components/ui/field.tsx";
+import { PageHeader } from "#app/components/ui/page-header.tsx";
 import { DateTime } from "#app/components/ui/section.tsx";
 import { fieldErrors } from "#app/lib/forms.ts";
 import { parseTemplate } from "#app/modules/ai/template.ts";
@@ -309,16 +310,16 @@ export default function PromptsPage() {
   const [creating, setCreating] = useState(false);
   return (
     <div className="space-y-6">
-      <div className="flex flex-wrap items-end justify-between gap-4">
-        <div>
-          <h1 className="text-2xl font-semibold tracking-tight">Prompts</h1>
-          <p className="mt-1 text-sm text-zinc-600 dark:text-zinc-400">
+      <PageHeader
+        title="Prompts"
+        description={
+          <>
             Reusable prompt templates with <code className="font-mono text-[13px]">{"{{variables}}"}</code>,
             versioned on every save.
-          </p>
-        </div>
-        {templates.length > 0 ? <Button onClick={() => setCreating(true)}>New prompt</Button> : null}
-      </div>
+          </>
+        }
+        actions={templates.length > 0 ? <Button onClick={() => setCreating(true)}>New prompt</Button> : null}
+      />
       {templates.length === 0 ? (
         <EmptyPrompts onCreate={() => setCreating(true)} />
       ) : (

@@ -19,6 +19,7 @@ import { Button } from "#app/components/ui/button.tsx";
 import { Card, CardTitle, Skeleton } from "#app/components/ui/card.tsx";
 import { EmptyState } from "#app/components/ui/empty-state.tsx";
 import { FormAlert } from "#app/components/ui/field.tsx";
+import { PageHeader } from "#app/components/ui/page-header.tsx";
 import { Section } from "#app/components/ui/section.tsx";
 import { type FieldErrors, fieldErrors, formDataObject } from "#app/lib/forms.ts";
 import { formatMicros, MICROS_PER_DOLLAR } from "#app/modules/ai/ai.types.ts";
@@ -283,71 +284,78 @@ function CostPerDay({ summary }: { summary: UsageSummary }) {
   );
 }
 
-function TokensByModel({ summary }: { summary: UsageSummary }) {
+/** A card holding one horizontal bar chart; the card's title labels the chart. */
+function BarsCard({
+  title,
+  ...chart
+}: { title: string } & Omit<Parameters<typeof HorizontalBars>[0], "label">) {
   return (
     <Card>
-      <CardTitle>Tokens by model</CardTitle>
-      <HorizontalBars
-        testId="tokens-by-model"
-        label="Tokens by model"
-        formatValue={formatCompact}
-        series={[
-          {
-            label: "Tokens in",
-            fill: "fill-brand-600 dark:fill-brand-500",
-            swatch: "bg-brand-600 dark:bg-brand-500",
-          },
-          {
-            label: "Tokens out",
-            fill: "fill-sky-400 dark:fill-sky-300",
-            swatch: "bg-sky-400 dark:bg-sky-300",
-          },
-        ]}
-        rows={summary.byModel.map((model) => ({
-          key: model.model,
-          label: <span className="font-mono text-xs">{model.model}</span>,
-          labelText: model.model,
-          values: [model.tokensIn, model.tokensOut],
-          valueText: `${formatCompact(model.tokensIn)} in · ${formatCompact(model.tokensOut)} out`,
-          meta: [
-            plural(model.calls, "call"),
-            formatMicros(model.costMicros),
-            model.avgLatencyMs !== null ? `avg ${formatDuration(model.avgLatencyMs)}` : null,
-            model.p50TtftMs !== null ? `TTFT p50 ${formatDuration(model.p50TtftMs)}` : null,
-          ]
-            .filter(Boolean)
-            .join(" · "),
-        }))}
-      />
+      <CardTitle>{title}</CardTitle>
+      <HorizontalBars label={title} {...chart} />
     </Card>
+  );
+}
+
+function TokensByModel({ summary }: { summary: UsageSummary }) {
+  return (
+    <BarsCard
+      title="Tokens by model"
+      testId="tokens-by-model"
+      formatValue={formatCompact}
+      series={[
+        {
+          label: "Tokens in",
+          fill: "fill-brand-600 dark:fill-brand-500",
+          swatch: "bg-brand-600 dark:bg-brand-500",
+        },
+        {
+          label: "Tokens out",
+          fill: "fill-sky-400 dark:fill-sky-300",
+          swatch: "bg-sky-400 dark:bg-sky-300",
+        },
+      ]}
+      rows={summary.byModel.map((model) => ({
+        key: model.model,
+        label: <span className="font-mono text-xs">{model.model}</span>,
+        labelText: model.model,
+        values: [model.tokensIn, model.tokensOut],
+        valueText: `${formatCompact(model.tokensIn)} in · ${formatCompact(model.tokensOut)} out`,
+        meta: [
+          plural(model.calls, "call"),
+          formatMicros(model.costMicros),
+          model.avgLatencyMs !== null ? `avg ${formatDuration(model.avgLatencyMs)}` : null,
+          model.p50TtftMs !== null ? `TTFT p50 ${formatDuration(model.p50TtftMs)}` : null,
+        ]
+          .filter(Boolean)
+          .join(" · "),
+      }))}
+    />
   );
 }
 
 function CostByProject({ summary }: { summary: UsageSummary }) {
   return (
-    <Card>
-      <CardTitle>Cost by project</CardTitle>
-      <HorizontalBars
-        testId="cost-by-project"
-        label="Cost by project"
-        formatValue={formatMicros}
-        series={[{ label: "Cost", fill: "fill-emerald-500 dark:fill-emerald-400", swatch: "bg-emerald-500" }]}
-        rows={summary.byProject.map((project) => ({
-          key: project.projectId ?? "none",
-          label: project.projectId ? (
-            <Link to={`/projects/${project.projectId}`} className="font-medium hover:underline">
-              {project.projectName ?? "Project"}
-            </Link>
-          ) : (
-            <span className="text-zinc-500 italic">No project</span>
-          ),
-          labelText: project.projectName ?? "No project",
-          values: [project.costMicros],
-          valueText: formatMicros(project.costMicros),
-          meta: `${plural(project.calls, "call")} · ${formatCompact(project.tokensIn + project.tokensOut)} tokens`,
-        }))}
-      />
-    </Card>
+    <BarsCard
+      title="Cost by project"
+      testId="cost-by-project"
+      formatValue={formatMicros}
+      series={[{ label: "Cost", fill: "fill-emerald-500 dark:fill-emerald-400", swatch: "bg-emerald-500" }]}
+      rows={summary.byProject.map((project) => ({
+        key: project.projectId ?? "none",
+        label: project.projectId ? (
+          <Link to={`/projects/${project.projectId}`} className="font-medium hover:underline">
+            {project.projectName ?? "Project"}
+          </Link>
+        ) : (
+          <span className="text-zinc-500 italic">No project</span>
+        ),
+        labelText: project.projectName ?? "No project",
+        values: [project.costMicros],
+        valueText: formatMicros(project.costMicros),
+        meta: `${plural(project.calls, "call")} · ${formatCompact(project.tokensIn + project.tokensOut)} tokens`,
+      }))}
+    />
   );
 }
 
@@ -1185,15 +1193,11 @@ export default function UsagePage() {
   const switching = navigation.state === "loading" && navigation.location.pathname === "/usage";
   return (
     <div className="space-y-6">
-      <div className="flex flex-wrap items-end justify-between gap-4">
-        <div>
-          <h1 className="text-2xl font-semibold tracking-tight">Usage</h1>
-          <p className="mt-1 text-sm text-zinc-600 dark:text-zinc-400">
-            What your AI calls cost, from {formatDay(from)} to {formatDay(to)} (UTC).
-          </p>
-        </div>
-        <RangePicker current={range} />
-      </div>
+      <PageHeader
+        title="Usage"
+        description={`What your AI calls cost, from ${formatDay(from)} to ${formatDay(to)} (UTC).`}
+        actions={<RangePicker current={range} />}
+      />
       <div aria-busy={switching} className={clsx("transition-opacity", switching && "opacity-60")}>
         <Suspense key={`${from}:${to}`} fallback={<UsageSkeleton />}>
           <Await resolve={usage} errorElement={<LoadError what="Usage" />}>

@@ -1,3 +1,4 @@
+import { TRPCError } from "@trpc/server";
 import { expect } from "vitest";
 
 /** What a use case rejects with: an AppError (code, message, maybe details), seen from a test. */
@@ -11,4 +12,14 @@ export async function rejection(promise: Promise<unknown>): Promise<Rejection> {
   );
   expect(error, "expected a rejection").not.toBeNull();
   return error as Rejection;
+}
+
+/** What a procedure called through createCaller rejects with: a TRPCError (fails the test otherwise). */
+export async function trpcRejection(promise: Promise<unknown>): Promise<TRPCError> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(TRPCError);
+  return error as TRPCError;
 }

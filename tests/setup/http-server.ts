@@ -121,3 +121,35 @@ export function testContext(server: TestServer, auth: Principal | null): TrpcCon
 export function sessionPrincipal(userId: string, sessionId: string): Principal {
   return { userId, kind: "session", sessionId, apiKeyId: null, scopes: SCOPES, rateLimitPerMinute: null };
 }
+
+/** A REST answer: status, headers and the parsed JSON body (null when there is none). */
+export type ApiAnswer = { status: number; headers: Headers; body: Record<string, unknown> | null };
+
+/** Call `/api/v1<path>` on `base` as the holder of `token`, with an optional JSON body. */
+export async function apiCall(
+  base: string,
+  method: string,
+  path: string,
+  token: string,
+  body?: unknown,
+): Promise<ApiAnswer> {
+  const res = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (await res.json().catch(() => null)) as Record<string, unknown> | null,
+  };
+}
+
+/** The `{error}` of a REST error answer. */
+export function apiErrorOf(answer: ApiAnswer) {
+  return (answer.body as { error: { code: string; message: string; details?: Record<string, unknown> } })
+    .error;
+}

@@ -1,6 +1,6 @@
 /**
  * What the AI module needs from the server's configuration, resolved once at boot and passed in as an
- * argument (never read from process.env inside the module).
+ * argument (the module never reads the environment itself).
  */
 
 /** An AES-256-GCM key with its fingerprint (stored in ProviderCredential.keyVersion). */

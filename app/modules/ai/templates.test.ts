@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
-import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCallerFactory } from "#app/trpc/init.server.ts";
 import { createAiCall, createProject, createUser } from "#tests/factories/index.ts";
-import { type Rejection, rejection } from "#tests/setup/assertions.ts";
+import { type Rejection, rejection, trpcRejection } from "#tests/setup/assertions.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
 import {
+  apiCall,
+  apiErrorOf,
   sessionPrincipal,
   signupViaApi,
   startTestServer,
@@ -542,15 +543,6 @@ describe("templatesRouter", () => {
   });
   afterAll(() => server.close());
 
-  async function trpcError(promise: Promise<unknown>): Promise<TRPCError> {
-    const error = await promise.then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(TRPCError);
-    return error as TRPCError;
-  }
-
   it("create, update, versions, restore, render preview and delete through the procedures", async () => {
     const api = asSession(owner.userId);
     const created = await api.create({ name: "Router", body: "Fix {{ issue.title }}" });
@@ -578,16 +570,16 @@ describe("templatesRouter", () => {
       number: 2,
     });
     expect(await api.delete({ id: created.id })).toEqual({ ok: true });
-    expect((await trpcError(api.get({ id: created.id }))).code).toBe("NOT_FOUND");
+    expect((await trpcRejection(api.get({ id: created.id }))).code).toBe("NOT_FOUND");
   });
 
   it("maps service errors: BAD_REQUEST with the parse errors, CONFLICT for a taken name", async () => {
     const api = asSession(owner.userId);
-    const bad = await trpcError(api.create({ name: "Bad", body: "{{ x" }));
+    const bad = await trpcRejection(api.create({ name: "Bad", body: "{{ x" }));
     expect(bad.code).toBe("BAD_REQUEST");
     expect(bad.message).toContain("line 1:1");
     await api.create({ name: "Once", body: "x" });
-    expect((await trpcError(api.create({ name: "once", body: "y" }))).code).toBe("CONFLICT");
+    expect((await trpcRejection(api.create({ name: "once", body: "y" }))).code).toBe("CONFLICT");
   });
 
   it("an API key needs workflows:read to read and workflows:write to write", async () => {
@@ -601,10 +593,10 @@ describe("templatesRouter", () => {
       () => reader.delete({ id: template.id }),
       () => reader.restoreVersion({ id: template.id, number: 1 }),
     ]) {
-      expect((await trpcError(attempt())).code).toBe("FORBIDDEN");
+      expect((await trpcRejection(attempt())).code).toBe("FORBIDDEN");
     }
     const writer = asKey(owner.userId, ["workflows:write"]);
-    expect((await trpcError(writer.list())).code).toBe("FORBIDDEN");
+    expect((await trpcRejection(writer.list())).code).toBe("FORBIDDEN");
     expect((await writer.update({ id: template.id, body: "changed" })).latestVersion).toBe(2);
   });
 
@@ -621,7 +613,7 @@ describe("templatesRouter", () => {
       () => api.restoreVersion({ id, number: 1 }),
       () => api.render({ id, variables: {} }),
     ]) {
-      expect((await trpcError(attempt())).code).toBe("NOT_FOUND");
+      expect((await trpcRejection(attempt())).code).toBe("NOT_FOUND");
     }
     expect((await api.list()).items).toEqual([]);
     const intact = await asSession(owner.userId).get({ id });
@@ -640,23 +632,9 @@ describe("REST /api/v1/prompts", () => {
     bob = await signupViaApi(server.base);
   });
   afterAll(() => server.close());
-
-  type Answer = { status: number; body: Record<string, unknown> | null };
-  async function call(method: string, path: string, token: string, body?: unknown): Promise<Answer> {
-    const res = await fetch(`${server.base}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return {
-      status: res.status,
-      body: (await res.json().catch(() => null)) as Record<string, unknown> | null,
-    };
-  }
-  const errorOf = (answer: Answer) => (answer.body as { error: { code: string; message: string } }).error;
+  const call = (method: string, path: string, token: string, body?: unknown) =>
+    apiCall(server.base, method, path, token, body);
+  const errorOf = apiErrorOf;
 
   it("create (201), list, get, update, versions, restore, render preview and delete", async () => {
     const token = alice.accessToken;

@@ -1,7 +1,14 @@
 import { strToU8, unzipSync, zipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildZip } from "#tests/factories/projects.ts";
-import { postJson, signupViaApi, startTestServer, type TestServer } from "#tests/setup/http-server.ts";
+import {
+  apiCall,
+  apiErrorOf,
+  postJson,
+  signupViaApi,
+  startTestServer,
+  type TestServer,
+} from "#tests/setup/http-server.ts";
 
 /** The REST contract of issue 4, over real HTTP on a real database. */
 let server: TestServer;
@@ -18,21 +25,9 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-
-type Answer = { status: number; headers: Headers; body: Record<string, unknown> | null };
-async function call(method: string, path: string, token: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: { ...bearer(token), ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return {
-    status: res.status,
-    headers: res.headers,
-    body: (await res.json().catch(() => null)) as Record<string, unknown> | null,
-  };
-}
-const errorOf = (answer: Answer) => (answer.body as { error: { code: string; message: string } }).error;
+const call = (method: string, path: string, token: string, body?: unknown) =>
+  apiCall(base, method, path, token, body);
+const errorOf = apiErrorOf;
 
 async function newProject(token = alice.accessToken, name = "REST project"): Promise<string> {
   const res = await call("POST", "/projects", token, { name });

@@ -1,14 +1,15 @@
 import { createHash } from "node:crypto";
-import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canonicalJson } from "#app/modules/ai/cache.server.ts";
 import { addCredential } from "#app/modules/ai/credentials.server.ts";
 import type { Scope } from "#app/modules/auth/auth.types.ts";
 import { createCallerFactory } from "#app/trpc/init.server.ts";
 import { createAiCall, createProject, createRun, createUser } from "#tests/factories/index.ts";
-import { type Rejection, rejection } from "#tests/setup/assertions.ts";
+import { type Rejection, rejection, trpcRejection } from "#tests/setup/assertions.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
 import {
+  apiCall,
+  apiErrorOf,
   sessionPrincipal,
   signupViaApi,
   startTestServer,
@@ -961,33 +962,9 @@ describe("workflowsRouter and REST", () => {
     aliceProject = (await createProject(server.database.db, { userId: alice.userId, name: "Alice's" })).id;
   });
   afterAll(() => server.close());
-
-  async function trpcError(promise: Promise<unknown>): Promise<TRPCError> {
-    const error = await promise.then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(TRPCError);
-    return error as TRPCError;
-  }
-
-  type Answer = { status: number; body: Record<string, unknown> | null };
-  async function call(method: string, path: string, token: string, body?: unknown): Promise<Answer> {
-    const res = await fetch(`${server.base}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return {
-      status: res.status,
-      body: (await res.json().catch(() => null)) as Record<string, unknown> | null,
-    };
-  }
-  type ErrorBody = { error: { code: string; message: string; details?: Record<string, unknown> } };
-  const errorOf = (answer: Answer) => (answer.body as ErrorBody).error;
+  const call = (method: string, path: string, token: string, body?: unknown) =>
+    apiCall(server.base, method, path, token, body);
+  const errorOf = apiErrorOf;
 
   it("every procedure through createCaller", async () => {
     const api = asSession(alice.userId);
@@ -1020,7 +997,7 @@ describe("workflowsRouter and REST", () => {
       warnings: [],
     });
     expect(await api.delete({ id })).toEqual({ ok: true });
-    expect((await trpcError(api.get({ id }))).code).toBe("NOT_FOUND");
+    expect((await trpcRejection(api.get({ id }))).code).toBe("NOT_FOUND");
   });
 
   it("models: the catalog's and any compat: endpoint's are known, others are a BAD_REQUEST with the path", async () => {
@@ -1028,7 +1005,7 @@ describe("workflowsRouter and REST", () => {
     const withModel = (model: string) => ({
       steps: [{ id: "ask", type: "llm", model, prompt: "Hello" }],
     });
-    const unknown = await trpcError(
+    const unknown = await trpcRejection(
       api.create({ id: aliceProject, name: "Unknown model", definition: withModel("openai:gpt-nope") }),
     );
     expect(unknown.code).toBe("BAD_REQUEST");
@@ -1101,13 +1078,13 @@ describe("workflowsRouter and REST", () => {
       () => reader.delete({ id }),
       () => reader.restoreVersion({ id, number: 1 }),
     ]) {
-      expect((await trpcError(attempt())).code).toBe("FORBIDDEN");
+      expect((await trpcRejection(attempt())).code).toBe("FORBIDDEN");
     }
     const writer = asKey(alice.userId, ["workflows:write"]);
-    expect((await trpcError(writer.get({ id }))).code).toBe("FORBIDDEN");
+    expect((await trpcRejection(writer.get({ id }))).code).toBe("FORBIDDEN");
     expect((await writer.update({ id, definition: edited("by key") })).latestVersion).toBe(2);
     const projectsOnly = asKey(alice.userId, ["projects:read", "projects:write"]);
-    expect((await trpcError(projectsOnly.list({ id: aliceProject }))).code).toBe("FORBIDDEN");
+    expect((await trpcRejection(projectsOnly.list({ id: aliceProject }))).code).toBe("FORBIDDEN");
   });
 
   it("another user's workflow and project answer NOT_FOUND on every procedure and stay as they were", async () => {
@@ -1132,7 +1109,7 @@ describe("workflowsRouter and REST", () => {
       () => api.restoreVersion({ id, number: 1 }),
       () => api.diff({ id, from: 1, to: 1 }),
     ]) {
-      expect((await trpcError(attempt())).code).toBe("NOT_FOUND");
+      expect((await trpcRejection(attempt())).code).toBe("NOT_FOUND");
     }
     const intact = await asSession(alice.userId).get({ id });
     expect(intact).toMatchObject({ name: "Owned", latestVersion: 1, archivedAt: null });

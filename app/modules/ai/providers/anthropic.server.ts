@@ -35,6 +35,8 @@ const clients = new ClientCache<Anthropic>(32, (connection) => {
   return new Anthropic({
     // Passing the key explicitly keeps the SDK from looking for credentials in the environment or on disk.
     apiKey: connection.apiKey,
+    // Nor an ANTHROPIC_AUTH_TOKEN of the server's environment: configuration comes only from env.server.ts.
+    authToken: null,
     baseURL: connection.baseUrl || ANTHROPIC_DEFAULT_BASE_URL,
     maxRetries: 0,
     timeout: SDK_TIMEOUT_MS,

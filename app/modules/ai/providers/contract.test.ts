@@ -8,6 +8,7 @@ import { type MockLlm, type RecordedRequest, startMockLlm } from "#tests/mocks/l
 import type { ChatMessage, ProviderKind, StreamEvent, ToolCall, ToolDefinition } from "../ai.types.ts";
 import { adapterFor } from "./index.server.ts";
 import { type RetryInfo, type RetryPolicy, streamWithRetries } from "./retry.server.ts";
+import { collect, failure } from "./stream-testing.ts";
 import {
   type ProviderAdapter,
   type ProviderConnection,
@@ -52,25 +53,6 @@ function events(
   signal?: AbortSignal,
 ) {
   return adapter.stream(connection, request, { signal: signal ?? new AbortController().signal });
-}
-
-async function collect(iterable: AsyncIterable<StreamEvent>): Promise<StreamEvent[]> {
-  const out: StreamEvent[] = [];
-  for await (const event of iterable) out.push(event);
-  return out;
-}
-
-async function failure(
-  iterable: AsyncIterable<StreamEvent>,
-  seen: StreamEvent[] = [],
-): Promise<ProviderError> {
-  try {
-    for await (const event of iterable) seen.push(event);
-  } catch (error) {
-    if (error instanceof ProviderError) return error;
-    throw error;
-  }
-  throw new Error(`expected the stream to fail; it gave ${JSON.stringify(seen)}`);
 }
 
 function finishOf(list: StreamEvent[]): Extract<StreamEvent, { type: "finish" }> {

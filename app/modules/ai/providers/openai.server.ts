@@ -32,7 +32,7 @@ const MAX_MODELS = 200;
 const clients = new ClientCache<OpenAI>(32, (connection) => {
   return new OpenAI({
     apiKey: connection.apiKey || PLACEHOLDER_KEY,
-    // Explicit values so the SDK reads nothing from process.env.
+    // Explicit values, so the SDK falls back to no environment variable of its own.
     baseURL: connection.baseUrl || OPENAI_DEFAULT_BASE_URL,
     organization: null,
     project: null,

@@ -8,6 +8,7 @@ import {
   retryPolicyFrom,
   streamWithRetries,
 } from "./retry.server.ts";
+import { collect, failure } from "./stream-testing.ts";
 import { ProviderError } from "./types.server.ts";
 
 const FINISH: StreamEvent = {
@@ -87,25 +88,6 @@ function fakeHooks(random = 0.5) {
     onRetry: (info) => retries.push(info),
   };
   return { hooks, sleeps, retries };
-}
-
-async function collect(iterable: AsyncIterable<StreamEvent>): Promise<StreamEvent[]> {
-  const out: StreamEvent[] = [];
-  for await (const event of iterable) out.push(event);
-  return out;
-}
-
-async function failure(
-  iterable: AsyncIterable<StreamEvent>,
-  seen: StreamEvent[] = [],
-): Promise<ProviderError> {
-  try {
-    for await (const event of iterable) seen.push(event);
-  } catch (error) {
-    if (error instanceof ProviderError) return error;
-    throw error;
-  }
-  throw new Error("expected the stream to fail");
 }
 
 const serverError = () => new ProviderError("server", "Mock: HTTP 500: boom", { status: 500 });
