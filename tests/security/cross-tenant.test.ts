@@ -299,6 +299,8 @@ const CASES: Record<string, Case> = {
   "runs.get": { kind: "owned", input: (a) => ({ id: a.runId }), survives: runsIntact },
   "runs.cancel": { kind: "owned", input: (a) => ({ id: a.runId }), survives: runsIntact },
   "runs.list": { kind: "list", input: {} },
+  "runs.retry": { kind: "owned", input: (a) => ({ id: a.runId }), survives: runsIntact },
+  "runs.rerun": { kind: "owned", input: (a) => ({ id: a.runId }), survives: runsIntact },
   "system.status": { kind: "system" },
   "system.createProbe": { kind: "system" },
   "system.probe": { kind: "system" },

@@ -5,8 +5,15 @@
  */
 import { z } from "zod";
 import { router, scopedProcedure, type TrpcContext } from "#app/trpc/init.server.ts";
-import { cancelRun, createRun, getRun, listRuns, type RunsDeps } from "./runs.server.ts";
-import { ZCreateRunInput, ZListRunsInput, ZRunIdInput, ZRunPage, ZRunView } from "./runs.types.ts";
+import { cancelRun, createRun, getRun, listRuns, type RunsDeps, restartRun } from "./runs.server.ts";
+import {
+  ZCreateRunInput,
+  ZListRunsInput,
+  ZRestartRunOutput,
+  ZRunIdInput,
+  ZRunPage,
+  ZRunView,
+} from "./runs.types.ts";
 
 const read = scopedProcedure("runs:read");
 const write = scopedProcedure("runs:write");
@@ -81,4 +88,46 @@ export const runsRouter = router({
     .input(ZRunIdInput)
     .output(ZRunView)
     .mutation(({ ctx, input }) => cancelRun({ userId: ctx.auth.userId, runId: input.id }, deps(ctx))),
+
+  retry: write
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/runs/{id}/retry",
+        tags,
+        summary:
+          "Retry a failed, cancelled or dead run from its failed step: a new run (same version and input) reusing the steps that succeeded; 202 {runId, reusedSteps}",
+      },
+    })
+    .input(ZRunIdInput)
+    .output(ZRestartRunOutput)
+    .mutation(async ({ ctx, input }) => {
+      const started = await restartRun(
+        { userId: ctx.auth.userId, runId: input.id, mode: "retry", apiKeyId: ctx.auth.apiKeyId },
+        deps(ctx),
+      );
+      ctx.response.setStatus(202);
+      return started;
+    }),
+
+  rerun: write
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/runs/{id}/rerun",
+        tags,
+        summary:
+          "Run a finished run again from the start with the same version and input: 202 {runId}; 409 while it runs",
+      },
+    })
+    .input(ZRunIdInput)
+    .output(ZRestartRunOutput)
+    .mutation(async ({ ctx, input }) => {
+      const started = await restartRun(
+        { userId: ctx.auth.userId, runId: input.id, mode: "rerun", apiKeyId: ctx.auth.apiKeyId },
+        deps(ctx),
+      );
+      ctx.response.setStatus(202);
+      return started;
+    }),
 });

@@ -3,7 +3,7 @@
  * Every query is scoped to the caller: another user's run, workflow or project answers NOT_FOUND exactly like
  * a missing one. Execution itself is the engine's (engine.server.ts), in a worker.
  */
-import type { Db, DbTx, Prisma } from "#app/db/client.server.ts";
+import { type Db, type DbTx, Prisma } from "#app/db/client.server.ts";
 import { AppError } from "#app/lib/app-error.ts";
 import { clock, isUuid, parseInput } from "#app/lib/use-case.ts";
 import { assertProjectOwned } from "#app/modules/projects/deps.server.ts";
@@ -91,7 +91,17 @@ function toStepView(row: StepRow): StepRunView {
     costMicros: Number(row.costMicros),
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
+    reusedFromRunId: reusedFrom(row.state),
   };
+}
+
+/** The run whose output a retried step reused (state.reusedFrom.runId), or null. */
+function reusedFrom(state: Prisma.JsonValue | null): string | null {
+  if (!state || typeof state !== "object" || Array.isArray(state)) return null;
+  const from = (state as Record<string, unknown>).reusedFrom;
+  if (!from || typeof from !== "object" || Array.isArray(from)) return null;
+  const runId = (from as Record<string, unknown>).runId;
+  return typeof runId === "string" ? runId : null;
 }
 
 function toView(row: RunRow, steps: StepRow[]): RunView {
@@ -118,25 +128,35 @@ export async function appendEventInTx(
   run: { id: string; userId: string },
   event: RunEventInput,
 ): Promise<number> {
+  return appendEventsInTx(tx, run, [event]);
+}
+
+/** appendEventInTx for several events: consecutive seqs, one insert, one NOTIFY. Returns the last seq. */
+export async function appendEventsInTx(
+  tx: DbTx,
+  run: { id: string; userId: string },
+  events: RunEventInput[],
+): Promise<number> {
   const updated = await tx.workflowRun.update({
     where: { id: run.id },
-    data: { lastEventSeq: { increment: 1 } },
+    data: { lastEventSeq: { increment: events.length } },
     select: { lastEventSeq: true },
   });
-  const seq = updated.lastEventSeq;
-  await tx.runEvent.create({
-    data: {
+  const last = updated.lastEventSeq;
+  const first = last - events.length + 1;
+  await tx.runEvent.createMany({
+    data: events.map((event, index) => ({
       userId: run.userId,
       runId: run.id,
-      seq,
+      seq: first + index,
       type: event.type,
       stepId: event.stepId ?? null,
       data: event.data as Prisma.InputJsonValue,
-    },
+    })),
   });
-  const payload = JSON.stringify({ runs: { [run.id]: seq } });
+  const payload = JSON.stringify({ runs: { [run.id]: last } });
   await tx.$executeRaw`SELECT pg_notify(${RUN_EVENTS_CHANNEL}, ${payload})`;
-  return seq;
+  return last;
 }
 
 // ─── Create ──────────────────────────────────────────────────────────────────
@@ -198,31 +218,168 @@ export async function createRun(args: CreateRunArgs, deps: RunsDeps): Promise<{ 
     parsed.budgetUsd === undefined ? null : BigInt(Math.max(1, Math.round(parsed.budgetUsd * 1_000_000)));
   const apiKeyId = args.apiKeyId && isUuid(args.apiKeyId) ? args.apiKeyId : null;
 
-  const run = await db.$transaction(async (tx) => {
-    const created = await tx.workflowRun.create({
-      data: {
+  const run = await db.$transaction((tx) =>
+    insertQueuedRun(
+      tx,
+      {
         userId: args.userId,
         projectId: workflow.projectId,
         workflowId: workflow.id,
         workflowVersionId: version.id,
-        status: "queued",
         input: checked.value as Prisma.InputJsonValue,
         budgetMicros,
         apiKeyId,
-        maxAttempts: RUN_MAX_ATTEMPTS,
-        createdAt: clock(deps),
       },
-      select: { id: true },
-    });
-    await enqueue(
-      tx,
-      EXECUTE_RUN_TASK,
-      { runId: created.id },
-      { jobKey: created.id, maxAttempts: RUN_MAX_ATTEMPTS },
-    );
-    return created;
-  });
+      deps,
+    ),
+  );
   return { runId: run.id };
+}
+
+type QueuedRunData = {
+  userId: string;
+  projectId: string;
+  workflowId: string;
+  workflowVersionId: string;
+  input: Prisma.InputJsonValue;
+  budgetMicros: bigint | null;
+  apiKeyId: string | null;
+  retryOfRunId?: string | null;
+};
+
+/** The run row (queued) and its `runs.execute` job, in the caller's transaction. */
+async function insertQueuedRun(tx: DbTx, data: QueuedRunData, deps: RunsDeps) {
+  const created = await tx.workflowRun.create({
+    data: { ...data, status: "queued", maxAttempts: RUN_MAX_ATTEMPTS, createdAt: clock(deps) },
+    select: { id: true },
+  });
+  await enqueue(
+    tx,
+    EXECUTE_RUN_TASK,
+    { runId: created.id },
+    { jobKey: created.id, maxAttempts: RUN_MAX_ATTEMPTS },
+  );
+  return created;
+}
+
+// ─── Retry and re-run ────────────────────────────────────────────────────────
+
+/** Statuses a run can be retried from (its failed step onwards). */
+export const RETRYABLE_STATUSES = ["failed", "cancelled", "dead"] as const;
+
+/**
+ * Start a new run from a finished one of the caller's, on the SAME pinned version with the SAME input (and
+ * cost cap), linked by `retryOfRunId`.
+ *
+ * - `retry` (a failed, cancelled or dead run): the steps that succeeded are reused — their StepRuns are
+ *   copied into the new run as checkpoints (output kept, no tokens or cost: they were paid by the first run),
+ *   so the engine resumes at the step that failed. Each reused step gets a `step_finished` event and one
+ *   `log` event says what was reused, so a watcher sees the whole picture from seq 1.
+ * - `rerun` (any finished run): every step runs again.
+ *
+ * A run still queued or running is a CONFLICT, as is an archived workflow.
+ */
+export async function restartRun(
+  args: { userId: string; runId: string; mode: "retry" | "rerun"; apiKeyId?: string | null },
+  deps: RunsDeps,
+): Promise<{ runId: string; reusedSteps: string[] }> {
+  const { db } = deps;
+  const { userId, runId, mode } = args;
+  if (!isUuid(userId) || !isUuid(runId)) throw runNotFound();
+  const source = await db.workflowRun.findFirst({
+    where: { id: runId, userId },
+    select: {
+      id: true,
+      status: true,
+      projectId: true,
+      workflowId: true,
+      workflowVersionId: true,
+      input: true,
+      budgetMicros: true,
+      workflow: { select: { name: true, archivedAt: true } },
+    },
+  });
+  if (!source) throw runNotFound();
+  if (!isTerminalStatus(source.status)) {
+    throw new AppError("CONFLICT", `The run is still ${source.status}; cancel it or wait for it to finish`, {
+      status: source.status,
+    });
+  }
+  if (mode === "retry" && !(RETRYABLE_STATUSES as readonly string[]).includes(source.status)) {
+    throw new AppError(
+      "CONFLICT",
+      `Only a failed, cancelled or dead run can be retried from its failed step (this one ${source.status}); re-run it instead`,
+      { status: source.status },
+    );
+  }
+  if (source.workflow.archivedAt) {
+    throw new AppError(
+      "CONFLICT",
+      `The workflow "${source.workflow.name}" is archived; restore it to run it`,
+    );
+  }
+  const reused =
+    mode === "retry"
+      ? await db.stepRun.findMany({
+          where: { runId: source.id, userId, status: "succeeded" },
+          orderBy: { index: "asc" },
+        })
+      : [];
+  const apiKeyId = args.apiKeyId && isUuid(args.apiKeyId) ? args.apiKeyId : null;
+
+  const created = await db.$transaction(async (tx) => {
+    const run = await insertQueuedRun(
+      tx,
+      {
+        userId,
+        projectId: source.projectId,
+        workflowId: source.workflowId,
+        workflowVersionId: source.workflowVersionId,
+        input: source.input as Prisma.InputJsonValue,
+        budgetMicros: source.budgetMicros,
+        apiKeyId,
+        retryOfRunId: source.id,
+      },
+      deps,
+    );
+    if (reused.length > 0) {
+      await tx.stepRun.createMany({
+        data: reused.map((step) => ({
+          userId,
+          runId: run.id,
+          stepId: step.stepId,
+          index: step.index,
+          type: step.type,
+          status: "succeeded" as const,
+          attempt: 0,
+          input: step.input ?? Prisma.JsonNull,
+          output: step.output ?? Prisma.JsonNull,
+          state: { reusedFrom: { runId: source.id, stepRunId: step.id } },
+          startedAt: step.startedAt,
+          finishedAt: step.finishedAt,
+        })),
+      });
+      const ids = reused.map((step) => `"${step.stepId}"`).join(", ");
+      await appendEventsInTx(tx, { id: run.id, userId }, [
+        {
+          type: "log",
+          data: {
+            level: "info",
+            message: `Retry of run ${source.id}: reusing the output of ${reused.length} finished step${reused.length === 1 ? "" : "s"} (${ids})`,
+          },
+        },
+        ...reused.map(
+          (step): RunEventInput => ({
+            type: "step_finished",
+            stepId: step.stepId,
+            data: { stepId: step.stepId, status: "succeeded", output: step.output, durationMs: 0 },
+          }),
+        ),
+      ]);
+    }
+    return run;
+  });
+  return { runId: created.id, reusedSteps: reused.map((step) => step.stepId) };
 }
 
 // ─── Read ────────────────────────────────────────────────────────────────────

@@ -45,6 +45,9 @@ export type TCreateRunInput = z.infer<typeof ZCreateRunInput>;
 
 export const ZRunIdInput = z.object({ id: ZRunId });
 
+/** The answer of retry / re-run: the new run, and the steps it reuses (retry only). */
+export const ZRestartRunOutput = z.object({ runId: z.string(), reusedSteps: z.array(z.string()) });
+
 export const ZListRunsInput = z.object({
   projectId: z.uuid({ message: "projectId must be a UUID" }).optional(),
   workflowId: z.uuid({ message: "workflowId must be a UUID" }).optional(),
@@ -75,6 +78,8 @@ export const ZStepRunView = z.object({
   costMicros: z.number(),
   startedAt: z.date().nullable(),
   finishedAt: z.date().nullable(),
+  /** Set on a retried run's steps that were not executed again: the run whose output they reuse. */
+  reusedFromRunId: z.string().nullable(),
 });
 export type StepRunView = z.infer<typeof ZStepRunView>;
 
