@@ -18,6 +18,7 @@ import {
   readSessionCookies,
 } from "#app/modules/auth/cookies.server.ts";
 import type { AuthRuntime } from "#app/modules/auth/runtime.server.ts";
+import { notificationRoutes } from "#app/modules/notifications/notifications.http.server.ts";
 import type { ImportLimits } from "#app/modules/projects/import.server.ts";
 import { projectZipRoutes } from "#app/modules/projects/zip.http.server.ts";
 import type { EventHub } from "#app/modules/runs/event-hub.server.ts";
@@ -237,7 +238,10 @@ export function createHttpApp({
 
   app.use(projectZipRoutes({ db, logger, runtime, ...projects }));
   app.use(quickTaskRoutes({ db, logger, ai, runtime }));
-  if (eventHub) app.use(runEventRoutes({ db, hub: eventHub, runtime, logger, shutdown }));
+  if (eventHub) {
+    app.use(runEventRoutes({ db, hub: eventHub, runtime, logger, shutdown }));
+    app.use(notificationRoutes({ db, hub: eventHub, runtime, logger, shutdown }));
+  }
 
   app.use(
     "/api/v1",

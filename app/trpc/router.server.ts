@@ -8,6 +8,7 @@ import {
   authRouter,
   sessionsRouter,
 } from "#app/modules/auth/auth.router.server.ts";
+import { notificationsRouter } from "#app/modules/notifications/notifications.router.server.ts";
 import { projectsRouter } from "#app/modules/projects/projects.router.server.ts";
 import { runsRouter } from "#app/modules/runs/runs.router.server.ts";
 import { systemRouter } from "#app/modules/system/system.router.server.ts";
@@ -27,6 +28,7 @@ export const appRouter = router({
   usage: usageRouter,
   workflows: workflowsRouter,
   runs: runsRouter,
+  notifications: notificationsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -39,6 +39,8 @@ type Fixtures = {
   workflowId: string;
   /** A queued run of A's workflow. */
   runId: string;
+  /** An unread notification of A's. */
+  notificationId: string;
 };
 const CREDENTIAL_SECRET = "sk-a-secret-credential-0001";
 const FILE_CONTENT = "A's secret file\n";
@@ -301,6 +303,9 @@ const CASES: Record<string, Case> = {
   "runs.list": { kind: "list", input: {} },
   "runs.retry": { kind: "owned", input: (a) => ({ id: a.runId }), survives: runsIntact },
   "runs.rerun": { kind: "owned", input: (a) => ({ id: a.runId }), survives: runsIntact },
+  "notifications.list": { kind: "list", input: {} },
+  // Marks the caller's own notifications only: A's ids in B's call are ignored (notifications.test.ts).
+  "notifications.markRead": { kind: "self" },
   "system.status": { kind: "system" },
   "system.createProbe": { kind: "system" },
   "system.probe": { kind: "system" },
@@ -370,7 +375,11 @@ beforeAll(async () => {
     workflowId: workflow.id,
     workflowVersionId: workflow.version.id,
   });
+  const notification = await server.database.db.notification.create({
+    data: { userId: userA.userId, kind: "run_succeeded", title: "A's run succeeded" },
+  });
   a = {
+    notificationId: notification.id,
     runId: run.id,
     workflowId: workflow.id,
     budgetId: budget.id,

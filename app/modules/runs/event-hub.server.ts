@@ -17,6 +17,11 @@ export type WakeFn = (maxSeq: number | null) => void;
 export type EventHub = {
   /** Call `onWake` whenever the run may have new events. Returns the unsubscribe function. */
   subscribe(runId: string, onWake: WakeFn): () => void;
+  /**
+   * Call `onWake` whenever the user may have new notifications (`maxSeq`: the highest Notification seq, or
+   * null after a reconnect). Returns the unsubscribe function.
+   */
+  subscribeUser(userId: string, onWake: WakeFn): () => void;
   /** Resolves once the LISTEN is active (the first time); rejects if the hub is closed before. */
   ready(): Promise<void>;
   /** Number of runs with at least one subscriber (for tests and metrics). */
@@ -45,6 +50,7 @@ export function createEventHub({
   const minMs = reconnect.minMs ?? 100;
   const maxMs = reconnect.maxMs ?? 5_000;
   const subscribers = new Map<string, Set<WakeFn>>();
+  const userSubscribers = new Map<string, Set<WakeFn>>();
   let client: pg.Client | undefined;
   let closed = false;
   let connectedOnce = false;
@@ -60,15 +66,16 @@ export function createEventHub({
   // Nobody may ever call ready(): an unobserved rejection at close() must not crash the process.
   readyPromise.catch(() => {});
 
-  const wake = (runId: string, maxSeq: number | null) => {
-    for (const fn of subscribers.get(runId) ?? []) {
+  const wakeAll = (fns: Set<WakeFn> | undefined, maxSeq: number | null, key: string) => {
+    for (const fn of fns ?? []) {
       try {
         fn(maxSeq);
       } catch (error) {
-        logger.warn({ err: error, runId }, "run event subscriber failed");
+        logger.warn({ err: error, key }, "run event subscriber failed");
       }
     }
   };
+  const wake = (runId: string, maxSeq: number | null) => wakeAll(subscribers.get(runId), maxSeq, runId);
 
   const onNotification = (message: pg.Notification) => {
     if (message.channel !== RUN_EVENTS_CHANNEL || !message.payload) return;
@@ -84,6 +91,9 @@ export function createEventHub({
     }
     for (const [runId, maxSeq] of Object.entries(parsed.data.runs)) {
       if (subscribers.has(runId)) wake(runId, maxSeq);
+    }
+    for (const [userId, maxSeq] of Object.entries(parsed.data.users ?? {})) {
+      wakeAll(userSubscribers.get(userId), maxSeq, userId);
     }
   };
 
@@ -142,6 +152,7 @@ export function createEventHub({
       logger.info({ runs: subscribers.size }, "run events LISTEN connection restored");
       // Anything notified while we were away was missed: every subscriber re-reads.
       for (const runId of subscribers.keys()) wake(runId, null);
+      for (const [userId, fns] of userSubscribers) wakeAll(fns, null, userId);
     }
     connectedOnce = true;
     resolveReady();
@@ -149,23 +160,26 @@ export function createEventHub({
 
   void connect();
 
+  const add = (map: Map<string, Set<WakeFn>>, key: string, onWake: WakeFn) => {
+    let set = map.get(key);
+    if (!set) {
+      set = new Set();
+      map.set(key, set);
+    }
+    // A function object per subscription, so one callback subscribed twice unsubscribes once each.
+    const entry: WakeFn = (maxSeq) => onWake(maxSeq);
+    set.add(entry);
+    return () => {
+      const current = map.get(key);
+      if (!current) return;
+      current.delete(entry);
+      if (current.size === 0) map.delete(key);
+    };
+  };
+
   return {
-    subscribe(runId, onWake) {
-      let set = subscribers.get(runId);
-      if (!set) {
-        set = new Set();
-        subscribers.set(runId, set);
-      }
-      // A function object per subscription, so one callback subscribed twice unsubscribes once each.
-      const entry: WakeFn = (maxSeq) => onWake(maxSeq);
-      set.add(entry);
-      return () => {
-        const current = subscribers.get(runId);
-        if (!current) return;
-        current.delete(entry);
-        if (current.size === 0) subscribers.delete(runId);
-      };
-    },
+    subscribe: (runId, onWake) => add(subscribers, runId, onWake),
+    subscribeUser: (userId, onWake) => add(userSubscribers, userId, onWake),
     ready: () => readyPromise,
     get subscribedRuns() {
       return subscribers.size;
@@ -177,6 +191,7 @@ export function createEventHub({
       if (pingTimer) clearInterval(pingTimer);
       rejectReady(new Error("the event hub was closed"));
       subscribers.clear();
+      userSubscribers.clear();
       const current = client;
       client = undefined;
       if (current) {

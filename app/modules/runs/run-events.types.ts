@@ -106,5 +106,11 @@ export type RunEventsPage = {
   done: boolean;
 };
 
-/** `data:` of the notification that tells listeners which runs have new events: runId → highest seq. */
-export const ZRunEventsNotification = z.object({ runs: z.record(z.string(), z.number().int()) });
+/**
+ * Payload of a NOTIFY on the run events channel: which runs have new events (runId → highest seq) and, when a
+ * run finished, whose notifications changed (userId → highest Notification seq; written by a trigger).
+ */
+export const ZRunEventsNotification = z.object({
+  runs: z.record(z.string(), z.number().int()),
+  users: z.record(z.string(), z.number().int()).optional(),
+});
