@@ -16,6 +16,8 @@ import {
 import { QueryClientProvider } from "@tanstack/react-query";
 import clsx from "clsx";
 import { type ReactNode, useState } from "react";
+import { NotificationCenter } from "#app/components/notifications/notification-center.tsx";
+import { NotificationToasts } from "#app/components/notifications/toasts.tsx";
 import { ThemeToggle, themeBootScript } from "#app/components/theme.tsx";
 import { getUser } from "#app/modules/auth/accounts.server.ts";
 import { makeQueryClient, makeTrpcClient, TRPCProvider } from "#app/trpc/client.ts";
@@ -141,9 +143,11 @@ function UserMenu({ user }: { user: { email: string; name: string | null } }) {
   );
 }
 
-function Shell({ children }: { children: ReactNode }) {
+function Shell({ children, live = false }: { children: ReactNode; live?: boolean }) {
   const data = useRouteLoaderData<typeof loader>("root");
   const user = data?.user ?? null;
+  // Notifications need the tRPC/React Query providers, which the error boundary renders without.
+  const notifications = live && user !== null;
   return (
     <div className="flex min-h-screen flex-col">
       <a
@@ -175,6 +179,7 @@ function Shell({ children }: { children: ReactNode }) {
             ))}
           </nav>
           <div className="ml-auto flex items-center gap-2">
+            {notifications ? <NotificationCenter /> : null}
             <ThemeToggle />
             {user ? (
               <UserMenu user={user} />
@@ -203,6 +208,7 @@ function Shell({ children }: { children: ReactNode }) {
       <footer className="border-t border-zinc-200 py-4 text-center text-xs text-zinc-500 dark:border-zinc-800">
         Agentry — self-hosted coding agents
       </footer>
+      {notifications ? <NotificationToasts /> : null}
     </div>
   );
 }
@@ -213,7 +219,7 @@ export default function App() {
   return (
     <QueryClientProvider client={queryClient}>
       <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>
-        <Shell>
+        <Shell live>
           <Outlet />
         </Shell>
       </TRPCProvider>
