@@ -44,6 +44,27 @@ describe("loadEnv", () => {
     expect(env.LOG_LEVEL).toBe("debug");
   });
 
+  it("worker liveness: documented defaults, and a dead-worker threshold of at least 3 heartbeats (or 0, off)", () => {
+    expect(loadEnv({})).toMatchObject({
+      WORKER_HEARTBEAT_MS: 5_000,
+      WORKER_DEAD_AFTER_MS: 30_000,
+      WORKER_POLL_INTERVAL_MS: 2_000,
+    });
+    const fast = loadEnv({
+      WORKER_HEARTBEAT_MS: "250",
+      WORKER_DEAD_AFTER_MS: "750",
+      WORKER_POLL_INTERVAL_MS: "100",
+    });
+    expect([fast.WORKER_HEARTBEAT_MS, fast.WORKER_DEAD_AFTER_MS, fast.WORKER_POLL_INTERVAL_MS]).toEqual([
+      250, 750, 100,
+    ]);
+    expect(loadEnv({ WORKER_DEAD_AFTER_MS: "0" }).WORKER_DEAD_AFTER_MS).toBe(0);
+    expect(() => loadEnv({ WORKER_HEARTBEAT_MS: "1000", WORKER_DEAD_AFTER_MS: "2000" })).toThrowError(
+      /WORKER_DEAD_AFTER_MS: must be 0 \(off\) or at least 3 × WORKER_HEARTBEAT_MS/,
+    );
+    expect(() => loadEnv({ WORKER_HEARTBEAT_MS: "10" })).toThrowError(/WORKER_HEARTBEAT_MS/);
+  });
+
   it("treats an empty DATABASE_URL as unset (embedded mode)", () => {
     expect(loadEnv({ DATABASE_URL: "" }).DATABASE_URL).toBeUndefined();
   });

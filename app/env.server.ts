@@ -39,6 +39,22 @@ export const ZEnv = z.object({
   AGENTRY_MIGRATE_ON_START: booleanish.default(true),
   /** Jobs one worker process runs at once. */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
+  /** How often a worker writes its heartbeat (WorkerProcess.heartbeatAt) and sweeps for dead workers. */
+  WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  /**
+   * A worker whose heartbeat is older than this is presumed dead (crashed, killed, cut off): a live worker
+   * releases its jobs so its runs resume elsewhere. Lower = faster recovery, but it must cover several
+   * heartbeats plus the longest pause (GC, database outage) a healthy worker may have; at least 3 heartbeats
+   * (checked in loadEnv). 0 turns the sweep off.
+   */
+  WORKER_DEAD_AFTER_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 3_600_000)
+    .default(30_000),
+  /** How often idle workers poll for due jobs (retries, released jobs); new jobs wake them at once. */
+  WORKER_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(2_000),
   /** Database connections per process (Prisma pool). */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   /** json: one JSON object per line (for log collectors); pretty: readable lines; auto: pretty on a terminal. */
@@ -148,7 +164,16 @@ export function loadEnv(
     overrides?: Record<string, string>;
   } = {},
 ): Env {
-  const parsed = ZEnv.safeParse({ ...defaults, ...source, ...overrides });
+  const parsed = ZEnv.superRefine((env, ctx) => {
+    if (env.WORKER_DEAD_AFTER_MS !== 0 && env.WORKER_DEAD_AFTER_MS < 3 * env.WORKER_HEARTBEAT_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["WORKER_DEAD_AFTER_MS"],
+        message:
+          "must be 0 (off) or at least 3 × WORKER_HEARTBEAT_MS, or a healthy worker that misses a beat is declared dead",
+      });
+    }
+  }).safeParse({ ...defaults, ...source, ...overrides });
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new Error(`Invalid environment:\n${lines.join("\n")}`);
