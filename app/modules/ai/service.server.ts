@@ -515,7 +515,23 @@ export function createAiService(deps: AiServiceDeps): AiService {
             );
           }
         } catch (recordError) {
+          // The ledger row is lost (say, the database went away as the answer ended), but the answer is
+          // whole: hand it over rather than leave `result` pending forever. The caller's own next write
+          // meets the same database and fails or retries on its own terms.
           logger.error({ err: recordError }, "recording an AI call failed");
+          if (answer && !failure) {
+            settle.resolve(
+              resultOf(
+                null,
+                request.model,
+                answer,
+                outcome.costMicros,
+                false,
+                outcome.ttftMs,
+                outcome.latencyMs,
+              ),
+            );
+          }
         }
         if (failure && !error)
           settle.reject(new AppError("SERVICE_UNAVAILABLE", "The call was cancelled", { kind: "aborted" }));

@@ -108,6 +108,27 @@ describe("streaming and recording", () => {
     },
   );
 
+  it("a ledger write that fails after a whole answer still settles result (no caller waits forever)", async () => {
+    const user = await createUser(database.db);
+    const real = database.db;
+    // The database goes away just as the answer ends: only the AiCall insert fails.
+    const failingCalls = new Proxy(real.aiCall, {
+      get: (target, key) =>
+        key === "create"
+          ? () => Promise.reject(new Error("Connection terminated unexpectedly"))
+          : Reflect.get(target, key),
+    });
+    const db = new Proxy(real, {
+      get: (target, key) => (key === "aiCall" ? failingCalls : Reflect.get(target, key)),
+    }) as Db;
+    const stream = service(db).stream(ask("compat:local/echo", "still here"), { userId: user.id });
+    await collect(stream);
+    const result = await stream.result;
+    expect(result.text).toBe("Echo: still here");
+    expect(result.callId).toBe("");
+    expect(await real.aiCall.count({ where: { userId: user.id } })).toBe(0);
+  });
+
   it("links the call to project, run, API key and template version", async () => {
     const user = await createUser(database.db);
     const project = await createProject(database.db, { userId: user.id });
