@@ -43,6 +43,7 @@ export async function loader({ context }: LoaderFunctionArgs) {
 const NAV = [
   { to: "/", label: "Home", end: true },
   { to: "/projects", label: "Projects", end: false },
+  { to: "/runs", label: "Runs", end: false },
   { to: "/prompts", label: "Prompts", end: false },
   { to: "/usage", label: "Usage", end: false },
   { to: "/settings", label: "Settings", end: false },
