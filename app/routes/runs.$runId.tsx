@@ -24,8 +24,8 @@ import { isAppError } from "#app/lib/app-error.ts";
 import { formatMicros } from "#app/modules/ai/ai.types.ts";
 import { requireUser } from "#app/modules/auth/web.server.ts";
 import { getProject } from "#app/modules/projects/index.server.ts";
+import { getRun } from "#app/modules/runs/index.server.ts";
 import { isTerminalStatus } from "#app/modules/runs/run-events.types.ts";
-import { getRun } from "#app/modules/runs/runs.server.ts";
 import { getVersion } from "#app/modules/workflows/index.server.ts";
 import { useTRPC } from "#app/trpc/client.ts";
 
