@@ -130,6 +130,10 @@ function RunView({ run, plan, project }: Data) {
       ? now - new Date(view.startedAt).getTime()
       : null);
   const current = view.steps.find((step) => step.stepId === view.currentStepId);
+  // A model reports usage when its call ends; until then, estimate what is streaming (~4 characters a token).
+  const streamingTokens = view.steps
+    .filter((step) => step.status === "running" && step.usage.tokensOut === 0 && step.text !== "")
+    .reduce((sum, step) => sum + Math.ceil(step.text.length / 4), 0);
   const workflowUrl = `/projects/${run.projectId}/workflows/${run.workflowId}`;
 
   return (
@@ -238,9 +242,12 @@ function RunView({ run, plan, project }: Data) {
             ) : null}
           </Stat>
           <Stat label="Tokens" testId="run-tokens">
-            {formatCount(view.usage.tokensIn + view.usage.tokensOut)}
+            {streamingTokens > 0 ? "~" : ""}
+            {formatCount(view.usage.tokensIn + view.usage.tokensOut + streamingTokens)}
             <span className="ml-2 text-sm font-normal text-zinc-500">
-              {formatCount(view.usage.tokensIn)} in · {formatCount(view.usage.tokensOut)} out
+              {streamingTokens > 0
+                ? `incl. ~${formatCount(streamingTokens)} streaming`
+                : `${formatCount(view.usage.tokensIn)} in · ${formatCount(view.usage.tokensOut)} out`}
             </span>
           </Stat>
           <Stat label="Cost" testId="run-cost">
