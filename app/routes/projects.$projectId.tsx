@@ -164,6 +164,9 @@ function ProjectView({ project, files, initialPath }: ReturnType<typeof useLoade
         </div>
         <div className="flex shrink-0 items-center gap-2">
           <Button onClick={openQuickTask}>Quick task</Button>
+          <Button variant="secondary" asChild>
+            <Link to={`/projects/${project.id}/workflows`}>Workflows</Link>
+          </Button>
           <Button variant="secondary" onClick={() => setImportOpen(true)}>
             Import
           </Button>
