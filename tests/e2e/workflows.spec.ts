@@ -107,6 +107,8 @@ test("workflows: build one from blank with completion, reorder, validate, save, 
   await page.keyboard.press("Tab");
   await expect(prompt).toHaveValue("Summarise this: {{steps.format.output}}");
   await expect(prompt).not.toHaveAttribute("aria-invalid", "true");
+  // The scripted slow model (tests/e2e/models.json): 64 words, 20 ms apart, so the stream can be watched.
+  await page.getByLabel("Model", { exact: true }).selectOption("compat:demo/slow");
   await page.getByLabel("Temperature").fill("0");
 
   // Step 3: a transform combining the two previous outputs.
@@ -168,7 +170,7 @@ test("workflows: build one from blank with completion, reorder, validate, save, 
   const saved = await json.inputValue();
   expect(JSON.parse(saved)).toMatchObject({
     version: 1,
-    steps: [{ id: "format" }, { id: "ask", model: "compat:demo/demo", temperature: 0 }, { id: "report" }],
+    steps: [{ id: "format" }, { id: "ask", model: "compat:demo/slow", temperature: 0 }, { id: "report" }],
   });
   await json.fill(`${saved.slice(0, -2)},}`);
   await expect(page.getByRole("alert").filter({ hasText: "Not applied" })).toContainText("Line");
@@ -210,6 +212,21 @@ test("workflows: build one from blank with completion, reorder, validate, save, 
   await page.screenshot({ path: `${SHOTS}/workflow-run-dialog.png` });
   await run.getByRole("button", { name: "Save and run" }).click();
   await expect(page).toHaveURL(/\/runs\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  const runId = page.url().split("/").at(-1) ?? "";
+
+  // Watch it stream: the model's words arrive while the run is still running, then it succeeds with the
+  // last step's output (the model's answer between the template's lines).
+  await expect(page.getByTestId("run-output-stream")).toContainText("tok3", { timeout: 15_000 });
+  await expect(page.getByTestId("run-status")).toHaveText("running");
+  await expect(page.getByTestId("run-status")).toHaveText("succeeded", { timeout: 20_000 });
+  await expect(page.getByTestId("run-progress")).toHaveText("3/3");
+  await expect(page.getByTestId("run-output")).toContainText("tok63");
+
+  // And find it in the history, filtered to this project.
+  await page.goto(`/runs?projectId=${projectId}`);
+  const historyRow = page.getByTestId("run-row").filter({ has: page.locator(`a[href="/runs/${runId}"]`) });
+  await expect(historyRow).toHaveAttribute("data-status", "succeeded");
+  await expect(historyRow).toContainText("Summarise a task");
 
   // The list shows the workflow with its latest version.
   await page.goto(`/projects/${projectId}/workflows`);
