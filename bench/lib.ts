@@ -1,4 +1,7 @@
 /** What every benchmark suite shares: timing, quantiles, and the results list written to bench/results.json. */
+import { readFileSync } from "node:fs";
+import type { Db } from "#app/db/client.server.ts";
+
 export type Result = {
   suite: string;
   scenario: string;
@@ -77,4 +80,35 @@ export async function measure(
     samples.push(performance.now() - started);
   }
   return report(suite, scenario, samples, "ms", note);
+}
+
+/**
+ * A CPU meter for the PostgreSQL backends connected to this database (read from /proc, so only when PostgreSQL
+ * runs on this host): call it, then call what it returns for the milliseconds they used since, or null when
+ * unreadable. Backends that end in between are left out; backends that start in between count whole.
+ */
+export async function postgresCpuMeter(db: Db): Promise<() => Promise<number | null>> {
+  const sample = async (): Promise<Map<number, number> | null> => {
+    const rows = await db.$queryRaw<Array<{ pid: number }>>`
+      SELECT pid FROM pg_stat_activity WHERE datname = current_database()`;
+    const ticks = new Map<number, number>();
+    for (const { pid } of rows) {
+      try {
+        // Fields 14 and 15 of /proc/<pid>/stat (after the command name): utime and stime, in clock ticks.
+        const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+        ticks.set(pid, Number(fields[11]) + Number(fields[12]));
+      } catch {
+        // ended meanwhile, or not a process of this host
+      }
+    }
+    return rows.length > 0 && ticks.size === 0 ? null : ticks;
+  };
+  const before = await sample();
+  return async () => {
+    const after = await sample();
+    if (!before || !after) return null;
+    let used = 0;
+    for (const [pid, ticks] of after) used += ticks - (before.get(pid) ?? 0);
+    return used * 10; // USER_HZ is 100 on Linux
+  };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { EventEmitter } from "node:events";
+import { EventEmitter, setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { type CronItem, parseCronItems, type Runner, run, type WorkerEvents } from "graphile-worker";
 import type { PrismaClient } from "#app/generated/prisma/client.ts";
@@ -122,6 +122,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   // runner.test.ts asserts this, so an upgrade that breaks it fails loudly.
   events.on("pool:create", ({ workerPool }) => {
     workerPool.id = workerId;
+    // Every running job listens to the pool's shutdown signal (the run engine does): up to `concurrency`
+    // listeners plus graphile-worker's own are expected, not a leak.
+    setMaxListeners(concurrency + 10, workerPool.abortSignal);
   });
 
   let runner: Runner;

@@ -46,27 +46,33 @@ export function referencedFilePaths(templates: ReadonlyArray<string | undefined>
 }
 
 /**
- * The variables a step's templates see. Reads the project row and, of its files, only those the templates
- * reference (binary files have no text and count as missing).
+ * The variables a step's templates see. Reads the project row (unless `project` is given: the engine reads
+ * it once per run) and, of its files, only those the templates reference (binary files have no text and
+ * count as missing).
  */
 export async function buildTemplateVariables(
   db: DbOrTx,
   {
     run,
+    project: known,
     stepOutputs,
     templates,
   }: {
     run: { userId: string; projectId: string; input: unknown };
+    /** The project's name when the caller has it already. */
+    project?: { name: string };
     /** Outputs of the finished steps, by step id. */
     stepOutputs: ReadonlyMap<string, unknown>;
     /** The templates about to be rendered (to know which files to load). */
     templates: ReadonlyArray<string | undefined>;
   },
 ): Promise<TemplateVariables> {
-  const project = await db.project.findFirst({
-    where: { id: run.projectId, userId: run.userId },
-    select: { id: true, name: true },
-  });
+  const project =
+    known ??
+    (await db.project.findFirst({
+      where: { id: run.projectId, userId: run.userId },
+      select: { name: true },
+    }));
   const files: Record<string, string> = {};
   const paths = referencedFilePaths(templates);
   if (paths.length > 0) {

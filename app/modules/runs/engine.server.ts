@@ -8,9 +8,16 @@
  * While it runs, a timer (~1 s) stamps the run's heartbeatAt and reads cancelRequestedAt; a cancel aborts the
  * model call in flight (upstream included) and ends the run `cancelled`. The worker's shutdown signal aborts
  * too, but leaves the run `running` and throws, so graphile-worker retries the job and the run resumes.
+ *
+ * Few round trips per run: ONE statement claims the run (marks it running, reads its definition, project and
+ * checkpoints); each step starts with one statement (the cancel check and the StepRun row; a transform, instant
+ * and without outside effects, is written once, already finished) and a model step ends with one (its
+ * checkpoint and usage); the run's end (row, totals) is written in the event writer's flush transaction with
+ * its last events and its terminal status event (`EventWriter.finishRun`).
  */
-import { type Db, Prisma } from "#app/db/client.server.ts";
+import { type Db, type DbOrTx, Prisma } from "#app/db/client.server.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
+import { uuidv7 } from "#app/lib/uuid.ts";
 import type { ChatMessage, ChatRequest } from "#app/modules/ai/ai.types.ts";
 import type { AiRuntime } from "#app/modules/ai/runtime.server.ts";
 import { toAppError } from "#app/modules/ai/service.server.ts";
@@ -173,42 +180,114 @@ function unavailable(step: Step): StepFailure {
   );
 }
 
-async function sumCalls(db: Db, where: Prisma.AiCallWhereInput) {
-  const sum = await db.aiCall.aggregate({
-    where,
-    _sum: { tokensIn: true, tokensOut: true, costMicros: true },
-  });
-  return {
-    tokensIn: sum._sum.tokensIn ?? 0,
-    tokensOut: sum._sum.tokensOut ?? 0,
-    costMicros: sum._sum.costMicros ?? 0n,
-  };
+const RUN_ACTIVE = ["queued", "running"] as const;
+
+/** A JSON column value as SQL: null and undefined are stored as JSON null (like Prisma.JsonNull). */
+const jsonb = (value: unknown) => Prisma.sql`${JSON.stringify(value ?? null)}::jsonb`;
+
+/** Step types that call a model, so have AiCalls (and usage) to total. */
+const callsModels = (type: Step["type"]) => type !== "transform";
+
+/** A step's error as stored and sent: `{ code, message }`. */
+const stepError = (failure: StepFailure) => ({ code: failure.code, message: failure.message });
+
+type Usage = { tokensIn: number; tokensOut: number; costMicros: bigint };
+const NO_USAGE: Usage = { tokensIn: 0, tokensOut: 0, costMicros: 0n };
+
+/**
+ * End a run row as `status` unless it already left `from`, with its totals summed from its AiCalls in the
+ * same statement. `output`/`error` are written only when given. Returns whether the row was updated.
+ */
+async function endRunRow(
+  db: DbOrTx,
+  runId: string,
+  end: {
+    status: "succeeded" | "failed" | "cancelled" | "dead";
+    from: ReadonlyArray<"queued" | "running">;
+    at: Date;
+    /** For the duration; none: the duration is left unset. */
+    startedAt?: Date;
+    output?: unknown;
+    error?: unknown;
+    totals: boolean;
+  },
+): Promise<boolean> {
+  const sets: Prisma.Sql[] = [
+    Prisma.sql`"status" = ${end.status}::"RunStatus"`,
+    Prisma.sql`"finishedAt" = ${end.at}`,
+    Prisma.sql`"updatedAt" = ${end.at}`,
+  ];
+  if (end.output !== undefined) sets.push(Prisma.sql`"output" = ${jsonb(end.output)}`);
+  if (end.error !== undefined) sets.push(Prisma.sql`"error" = ${jsonb(end.error)}`);
+  if (end.startedAt) {
+    sets.push(Prisma.sql`"durationMs" = ${Math.max(0, end.at.getTime() - end.startedAt.getTime())}`);
+  }
+  if (end.totals) {
+    sets.push(Prisma.sql`("tokensIn", "tokensOut", "costMicros") = (
+      SELECT COALESCE(SUM(c."tokensIn"), 0)::int, COALESCE(SUM(c."tokensOut"), 0)::int,
+             COALESCE(SUM(c."costMicros"), 0)::bigint
+      FROM "AiCall" AS c WHERE c."runId" = r."id")`);
+  }
+  const updated = await db.$executeRaw`
+    UPDATE "WorkflowRun" AS r SET ${Prisma.join(sets, ", ")}
+    WHERE r."id" = ${runId}::uuid AND r."status"::text = ANY(${[...end.from]}::text[])`;
+  return updated > 0;
 }
 
-const jsonOrNull = (value: unknown) =>
-  value === undefined || value === null ? Prisma.JsonNull : (value as Prisma.InputJsonValue);
+/**
+ * End a step row as `status` with its usage (the sum of its AiCalls, when its type calls models) in one
+ * statement; returns that usage.
+ */
+async function endStepRow(
+  db: Db,
+  stepRunId: string,
+  end: {
+    status: "succeeded" | "failed" | "cancelled";
+    at: Date;
+    output?: unknown;
+    error?: unknown;
+    usage: boolean;
+  },
+): Promise<Usage> {
+  const sets: Prisma.Sql[] = [
+    Prisma.sql`"status" = ${end.status}::"StepRunStatus"`,
+    Prisma.sql`"finishedAt" = ${end.at}`,
+    Prisma.sql`"updatedAt" = ${end.at}`,
+  ];
+  if (end.output !== undefined) sets.push(Prisma.sql`"output" = ${jsonb(end.output)}`);
+  if (end.error !== undefined) sets.push(Prisma.sql`"error" = ${jsonb(end.error)}`);
+  if (end.usage) {
+    sets.push(Prisma.sql`("tokensIn", "tokensOut", "costMicros") = (
+      SELECT COALESCE(SUM(c."tokensIn"), 0)::int, COALESCE(SUM(c."tokensOut"), 0)::int,
+             COALESCE(SUM(c."costMicros"), 0)::bigint
+      FROM "AiCall" AS c WHERE c."stepRunId" = s."id")`);
+  }
+  const rows = await db.$queryRaw<Usage[]>`
+    UPDATE "StepRun" AS s SET ${Prisma.join(sets, ", ")}
+    WHERE s."id" = ${stepRunId}::uuid
+    RETURNING s."tokensIn", s."tokensOut", s."costMicros"`;
+  return end.usage ? (rows[0] ?? NO_USAGE) : NO_USAGE;
+}
 
 /**
  * End a run as `dead` (its attempts are used up), unless it already finished: `reason` is recorded as its error
- * and a terminal status event is written.
+ * and a terminal status event is written in the same transaction.
  */
 export async function markRunDead(
   runId: string,
   reason: string,
   deps: Pick<EngineDeps, "db" | "events" | "now">,
 ): Promise<boolean> {
-  const now = deps.now?.() ?? new Date();
+  const at = deps.now?.() ?? new Date();
   const run = await deps.db.workflowRun.findUnique({ where: { id: runId }, select: { userId: true } });
   if (!run) return false;
   const error = { code: "ATTEMPTS_EXHAUSTED", message: reason };
-  const updated = await deps.db.workflowRun.updateMany({
-    where: { id: runId, status: { in: ["queued", "running"] } },
-    data: { status: "dead", error, finishedAt: now },
+  let ended = false;
+  await deps.events.finishRun({ id: runId, userId: run.userId }, async (tx) => {
+    ended = await endRunRow(tx, runId, { status: "dead", from: RUN_ACTIVE, at, error, totals: false });
+    return ended ? [{ type: "status", data: { status: "dead", error } }] : [];
   });
-  if (updated.count === 0) return false;
-  deps.events.append({ id: runId, userId: run.userId }, { type: "status", data: { status: "dead", error } });
-  await deps.events.flush();
-  return true;
+  return ended;
 }
 
 /**
@@ -233,50 +312,77 @@ export async function executeRun(runId: string, deps: EngineDeps): Promise<RunOu
   }
 }
 
+/** What the engine needs of a run it has claimed (marked `running` for this worker). */
+type ClaimedRun = {
+  id: string;
+  userId: string;
+  projectId: string;
+  input: Prisma.JsonValue;
+  startedAt: Date;
+  apiKeyId: string | null;
+  budgetMicros: bigint | null;
+  definition: Prisma.JsonValue | null;
+  projectName: string | null;
+  /** The steps that already succeeded (checkpoints of earlier attempts, or copied by a retry). */
+  checkpoints: Array<{ stepId: string; output: Prisma.JsonValue }>;
+};
+
+/**
+ * Mark the run `running` for this worker — unless it is finished, or a cancel was requested — and read what
+ * executing it needs (pinned definition, project name, checkpoints), in ONE statement. Null: not claimed.
+ */
+async function claimRun(db: Db, runId: string, workerId: string, at: Date): Promise<ClaimedRun | null> {
+  const rows = await db.$queryRaw<ClaimedRun[]>`
+    WITH claimed AS (
+      UPDATE "WorkflowRun"
+      SET "status" = 'running', "startedAt" = COALESCE("startedAt", ${at}), "workerId" = ${workerId}::uuid,
+          "heartbeatAt" = ${at}, "attempt" = "attempt" + 1, "updatedAt" = ${at}
+      WHERE "id" = ${runId}::uuid AND "status" IN ('queued', 'running') AND "cancelRequestedAt" IS NULL
+      RETURNING "id", "userId", "projectId", "workflowVersionId", "input", "startedAt", "apiKeyId", "budgetMicros"
+    )
+    SELECT c."id"::text AS "id", c."userId"::text AS "userId", c."projectId"::text AS "projectId", c."input",
+      c."startedAt", c."apiKeyId"::text AS "apiKeyId", c."budgetMicros", v."definition", p."name" AS "projectName",
+      COALESCE((
+        SELECT json_agg(json_build_object('stepId', s."stepId", 'output', s."output"))
+        FROM "StepRun" AS s WHERE s."runId" = c."id" AND s."status" = 'succeeded'
+      ), '[]'::json) AS "checkpoints"
+    FROM claimed AS c
+    LEFT JOIN "WorkflowVersion" AS v ON v."id" = c."workflowVersionId"
+    LEFT JOIN "Project" AS p ON p."id" = c."projectId" AND p."userId" = c."userId"`;
+  return rows[0] ?? null;
+}
+
 async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
   const { db, events, logger } = deps;
   const now = () => deps.now?.() ?? new Date();
-  const run = await db.workflowRun.findUnique({
-    where: { id: runId },
-    include: { version: { select: { definition: true } } },
-  });
+  const run = await claimRun(db, runId, deps.workerId, now());
   if (!run) {
-    logger.warn({ runId }, "run not found; nothing to execute");
-    return "skipped";
+    // Not claimable: missing, finished, or cancelled before this attempt began.
+    const current = await db.workflowRun.findUnique({
+      where: { id: runId },
+      select: { userId: true, status: true, cancelRequestedAt: true, startedAt: true, createdAt: true },
+    });
+    if (!current) {
+      logger.warn({ runId }, "run not found; nothing to execute");
+      return "skipped";
+    }
+    if (isTerminalStatus(current.status) || !current.cancelRequestedAt) return "skipped";
+    const startedAt = current.startedAt ?? current.createdAt;
+    await events.finishRun({ id: runId, userId: current.userId }, async (tx) => {
+      const ended = await endRunRow(tx, runId, {
+        status: "cancelled",
+        from: RUN_ACTIVE,
+        at: now(),
+        startedAt,
+        totals: true,
+      });
+      return ended ? [{ type: "status", data: { status: "cancelled" } }] : [];
+    });
+    return "cancelled";
   }
   const ref: RunRef = { id: run.id, userId: run.userId };
   const emit = (event: RunEventInput) => events.append(ref, event);
-  if (isTerminalStatus(run.status)) return "skipped";
-
-  const finishTotals = async (startedAt: Date) => {
-    const totals = await sumCalls(db, { runId });
-    const at = now();
-    return { ...totals, finishedAt: at, durationMs: Math.max(0, at.getTime() - startedAt.getTime()) };
-  };
-
-  if (run.cancelRequestedAt) {
-    const startedAt = run.startedAt ?? run.createdAt;
-    const updated = await db.workflowRun.updateMany({
-      where: { id: runId, status: { in: ["queued", "running"] } },
-      data: { status: "cancelled", ...(await finishTotals(startedAt)) },
-    });
-    if (updated.count > 0) emit({ type: "status", data: { status: "cancelled" } });
-    await events.flush();
-    return "cancelled";
-  }
-
-  const startedAt = run.startedAt ?? now();
-  const marked = await db.workflowRun.updateMany({
-    where: { id: runId, status: { in: ["queued", "running"] } },
-    data: {
-      status: "running",
-      startedAt,
-      workerId: deps.workerId,
-      heartbeatAt: now(),
-      attempt: { increment: 1 },
-    },
-  });
-  if (marked.count === 0) return "skipped";
+  const startedAt = run.startedAt;
   emit({ type: "status", data: { status: "running" } });
 
   // Cancel and shutdown both abort the model call in flight; the reason says which.
@@ -313,7 +419,7 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
   };
 
   try {
-    const parsed = ZWorkflowDefinition.safeParse(run.version.definition);
+    const parsed = ZWorkflowDefinition.safeParse(run.definition);
     if (!parsed.success) {
       return await failRun(
         new StepFailure(
@@ -324,24 +430,17 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
       );
     }
     const definition = parsed.data;
-    const stepRuns = await db.stepRun.findMany({ where: { runId } });
-    const byStep = new Map(stepRuns.map((row) => [row.stepId, row]));
+    const byStep = new Map(run.checkpoints.map((row) => [row.stepId, row.output]));
     const outputs = new Map<string, unknown>();
     let lastOutput: unknown = null;
 
     for (const [index, step] of definition.steps.entries()) {
-      const checkpoint = byStep.get(step.id);
-      if (checkpoint?.status === "succeeded") {
-        outputs.set(step.id, checkpoint.output);
-        lastOutput = checkpoint.output;
+      if (byStep.has(step.id)) {
+        const output = byStep.get(step.id);
+        outputs.set(step.id, output);
+        lastOutput = output;
         continue;
       }
-      // A cancel that arrived between two beats still stops before the next step.
-      const fresh = await db.workflowRun.findUnique({
-        where: { id: runId },
-        select: { cancelRequestedAt: true },
-      });
-      if (fresh?.cancelRequestedAt) controller.abort(new RunInterrupted("cancel"));
       const stopped = interruption();
       if (stopped) return await interrupt(stopped, null);
 
@@ -352,6 +451,7 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
         const templates = templatesOf(step);
         const variables = await buildTemplateVariables(db, {
           run: { userId: run.userId, projectId: run.projectId, input: run.input },
+          project: { name: run.projectName ?? "" },
           stepOutputs: outputs,
           templates: templates.map(([, body]) => body),
         });
@@ -365,55 +465,84 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
         rendered = null;
       }
 
-      const stepRun = await db.stepRun.upsert({
-        where: { runId_stepId: { runId, stepId: step.id } },
-        create: {
-          userId: run.userId,
-          runId,
-          stepId: step.id,
-          index,
-          type: step.type,
-          status: "running",
-          attempt: 1,
-          startedAt: stepStarted,
-          input: jsonOrNull(rendered),
-        },
-        update: {
-          index,
-          type: step.type,
-          status: "running",
-          attempt: { increment: 1 },
-          startedAt: stepStarted,
-          finishedAt: null,
-          input: jsonOrNull(rendered),
-          output: Prisma.JsonNull,
-          error: Prisma.JsonNull,
-        },
-        select: { id: true },
-      });
+      // A transform is instant and has no effect outside the run: its outcome is computed first and its row
+      // written once, already finished. Other steps get a `running` row first, then their checkpoint.
+      let outcome: { output: unknown } | { failure: StepFailure } | null = null;
+      if (step.type === "transform") {
+        try {
+          if (renderFailure) throw renderFailure;
+          outcome = { output: await runStep(step, rendered ?? {}, "") };
+        } catch (error) {
+          if (!(error instanceof StepFailure)) throw error;
+          outcome = { failure: error };
+        }
+      }
+      const written = outcome ? now() : null;
+      // The step's row (a retried step counts one more attempt), unless a cancel arrived between two beats:
+      // the check and the write are one statement, so the run stops before the step starts.
+      const [started] = await db.$queryRaw<Array<{ id: string | null; cancelled: boolean }>>`
+        WITH cancel AS (
+          SELECT "cancelRequestedAt" IS NOT NULL AS requested FROM "WorkflowRun" WHERE "id" = ${runId}::uuid
+        ), started AS (
+          INSERT INTO "StepRun" ("id", "userId", "runId", "stepId", "index", "type", "status", "attempt",
+                                 "startedAt", "finishedAt", "input", "output", "error", "updatedAt")
+          SELECT ${uuidv7(stepStarted.getTime())}::uuid, ${run.userId}::uuid, ${runId}::uuid, ${step.id}, ${index},
+                 ${step.type}, ${!outcome ? "running" : "output" in outcome ? "succeeded" : "failed"}::"StepRunStatus",
+                 1, ${stepStarted}, ${written}::timestamp(3), ${jsonb(rendered)},
+                 ${jsonb(outcome && "output" in outcome ? outcome.output : null)},
+                 ${jsonb(outcome && "failure" in outcome ? stepError(outcome.failure) : null)}, ${written ?? stepStarted}
+          WHERE NOT COALESCE((SELECT requested FROM cancel), false)
+          ON CONFLICT ("runId", "stepId") DO UPDATE SET
+            "index" = EXCLUDED."index", "type" = EXCLUDED."type", "status" = EXCLUDED."status",
+            "attempt" = "StepRun"."attempt" + 1, "startedAt" = EXCLUDED."startedAt",
+            "finishedAt" = EXCLUDED."finishedAt", "input" = EXCLUDED."input", "output" = EXCLUDED."output",
+            "error" = EXCLUDED."error", "updatedAt" = EXCLUDED."updatedAt"
+          RETURNING "id"
+        )
+        SELECT (SELECT "id"::text FROM started) AS "id",
+               COALESCE((SELECT requested FROM cancel), false) AS "cancelled"`;
+      if (started?.cancelled) controller.abort(new RunInterrupted("cancel"));
+      const stoppedBefore = interruption();
+      if (stoppedBefore) {
+        // Stopped meanwhile (a beat saw the cancel, or the worker is stopping): a `running` row just written
+        // is ended with the run; an instant step's row already holds its outcome.
+        const running = started?.id && !outcome ? { id: started.id, step, startedAt: stepStarted } : null;
+        return await interrupt(stoppedBefore, running);
+      }
+      if (!started?.id) throw new Error(`The row of step "${step.id}" was not written`);
+      const stepRunId = started.id;
       emit({ type: "step_started", stepId: step.id, data: { stepId: step.id, index, type: step.type } });
 
       let output: unknown;
-      try {
-        if (renderFailure) throw renderFailure;
-        output = await runStep(step, rendered ?? {}, stepRun.id);
-      } catch (error) {
-        const stopped = interruption();
-        if (stopped)
-          return await interrupt(stopped, { id: stepRun.id, stepId: step.id, startedAt: stepStarted });
-        if (error instanceof StepFailure) {
-          return await failRun(error, { id: stepRun.id, stepId: step.id, startedAt: stepStarted });
+      let usage = NO_USAGE;
+      let finishedAt: Date;
+      if (outcome && written) {
+        if ("failure" in outcome) {
+          return await failRun(outcome.failure, { id: stepRunId, step, startedAt: stepStarted }, written);
         }
-        throw error;
+        output = outcome.output;
+        finishedAt = written;
+      } else {
+        try {
+          if (renderFailure) throw renderFailure;
+          output = await runStep(step, rendered ?? {}, stepRunId);
+        } catch (error) {
+          const stopped = interruption();
+          if (stopped) return await interrupt(stopped, { id: stepRunId, step, startedAt: stepStarted });
+          if (error instanceof StepFailure) {
+            return await failRun(error, { id: stepRunId, step, startedAt: stepStarted });
+          }
+          throw error;
+        }
+        // The checkpoint: written before the next step starts.
+        finishedAt = now();
+        usage = await endStepRow(db, stepRunId, {
+          status: "succeeded",
+          at: finishedAt,
+          output,
+          usage: callsModels(step.type),
+        });
       }
-
-      // The checkpoint: written before the next step starts.
-      const usage = await sumCalls(db, { stepRunId: stepRun.id });
-      const finishedAt = now();
-      await db.stepRun.update({
-        where: { id: stepRun.id },
-        data: { status: "succeeded", output: jsonOrNull(output), finishedAt, ...usage },
-      });
       emit({
         type: "step_finished",
         stepId: step.id,
@@ -439,13 +568,19 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
       lastOutput = output;
     }
 
-    const totals = await finishTotals(startedAt);
-    const done = await db.workflowRun.updateMany({
-      where: { id: runId, status: "running" },
-      data: { status: "succeeded", output: jsonOrNull(lastOutput), error: Prisma.JsonNull, ...totals },
+    // The run's end, its last events and its terminal status event: one transaction (the events' flush).
+    await events.finishRun(ref, async (tx) => {
+      const ended = await endRunRow(tx, runId, {
+        status: "succeeded",
+        from: ["running"],
+        at: now(),
+        startedAt,
+        output: lastOutput,
+        error: null,
+        totals: true,
+      });
+      return ended ? [{ type: "status", data: { status: "succeeded" } }] : [];
     });
-    if (done.count > 0) emit({ type: "status", data: { status: "succeeded" } });
-    await events.flush();
     return "succeeded";
   } finally {
     clearInterval(timer);
@@ -523,46 +658,57 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
 
   // ─── Endings ───────────────────────────────────────────────────────────────
 
+  /** `rowWrittenAt`: the step's row already says `failed` (an instant step), written at that time. */
   async function failRun(
     failure: StepFailure,
-    step: { id: string; stepId: string; startedAt: Date } | null,
+    step: { id: string; step: Step; startedAt: Date } | null,
+    rowWrittenAt?: Date,
   ): Promise<RunOutcome> {
-    const error = { code: failure.code, message: failure.message };
+    const error = stepError(failure);
     if (step) {
-      const usage = await sumCalls(db, { stepRunId: step.id });
-      const finishedAt = now();
-      await db.stepRun.update({
-        where: { id: step.id },
-        data: { status: "failed", error, finishedAt, ...usage },
-      });
+      const finishedAt = rowWrittenAt ?? now();
+      if (!rowWrittenAt) {
+        await endStepRow(db, step.id, {
+          status: "failed",
+          at: finishedAt,
+          error,
+          usage: callsModels(step.step.type),
+        });
+      }
       emit({
         type: "step_finished",
-        stepId: step.stepId,
+        stepId: step.step.id,
         data: {
-          stepId: step.stepId,
+          stepId: step.step.id,
           status: "failed",
           error,
           durationMs: Math.max(0, finishedAt.getTime() - step.startedAt.getTime()),
         },
       });
     }
-    const runError = step ? { ...error, stepId: step.stepId } : error;
-    const updated = await db.workflowRun.updateMany({
-      where: { id: runId, status: "running" },
-      data: { status: "failed", error: runError, ...(await finishTotals(startedAt)) },
+    const runError = step ? { ...error, stepId: step.step.id } : error;
+    await events.finishRun(ref, async (tx) => {
+      const ended = await endRunRow(tx, runId, {
+        status: "failed",
+        from: ["running"],
+        at: now(),
+        startedAt,
+        error: runError,
+        totals: true,
+      });
+      if (!ended) return [];
+      return [
+        { type: "error", stepId: step?.step.id, data: runError },
+        { type: "status", data: { status: "failed", error: runError } },
+      ];
     });
-    if (updated.count > 0) {
-      emit({ type: "error", stepId: step?.stepId, data: runError });
-      emit({ type: "status", data: { status: "failed", error: runError } });
-    }
-    await events.flush();
-    logger.info({ runId, code: failure.code, stepId: step?.stepId }, "run failed");
+    logger.info({ runId, code: failure.code, stepId: step?.step.id }, "run failed");
     return "failed";
   }
 
   async function interrupt(
     reason: RunInterrupted,
-    step: { id: string; stepId: string; startedAt: Date } | null,
+    step: { id: string; step: Step; startedAt: Date } | null,
   ): Promise<RunOutcome> {
     if (reason.kind !== "cancel") {
       // Shutdown: leave the run (and this step) `running`: the retried job resumes it here. Fenced: another
@@ -570,29 +716,33 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
       await events.flush().catch(() => {});
       throw reason;
     }
-    const finishedAt = now();
     if (step) {
-      const usage = await sumCalls(db, { stepRunId: step.id });
-      await db.stepRun.update({
-        where: { id: step.id },
-        data: { status: "cancelled", finishedAt, ...usage },
+      const finishedAt = now();
+      await endStepRow(db, step.id, {
+        status: "cancelled",
+        at: finishedAt,
+        usage: callsModels(step.step.type),
       });
       emit({
         type: "step_finished",
-        stepId: step.stepId,
+        stepId: step.step.id,
         data: {
-          stepId: step.stepId,
+          stepId: step.step.id,
           status: "cancelled",
           durationMs: Math.max(0, finishedAt.getTime() - step.startedAt.getTime()),
         },
       });
     }
-    const updated = await db.workflowRun.updateMany({
-      where: { id: runId, status: "running" },
-      data: { status: "cancelled", ...(await finishTotals(startedAt)) },
+    await events.finishRun(ref, async (tx) => {
+      const ended = await endRunRow(tx, runId, {
+        status: "cancelled",
+        from: ["running"],
+        at: now(),
+        startedAt,
+        totals: true,
+      });
+      return ended ? [{ type: "status", data: { status: "cancelled" } }] : [];
     });
-    if (updated.count > 0) emit({ type: "status", data: { status: "cancelled" } });
-    await events.flush();
     return "cancelled";
   }
 }

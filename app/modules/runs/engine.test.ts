@@ -388,6 +388,52 @@ describe("executeRun", () => {
     expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
   });
 
+  it("the run's end and its terminal status event commit together: a failed final write leaves neither, and the retry finishes", async () => {
+    const { runId } = await queuedRun({
+      steps: [
+        { id: "prep", type: "transform", template: "go" },
+        { id: "talk", type: "llm", model: echo, prompt: "{{steps.prep.output}}" },
+      ],
+    });
+    // A database whose transactions fail (the event writer's flush, where the run ends): one connection lost.
+    let failing = true;
+    const flaky = new Proxy(db(), {
+      get(target, prop, receiver) {
+        if (prop === "$transaction" && failing) {
+          return () => Promise.reject(new Error("connection lost"));
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const brokenEvents = createEventWriter({ db: flaky, flushIntervalMs: 60_000, logger });
+    await expect(executeRun(runId, deps({ events: brokenEvents }))).rejects.toThrow("connection lost");
+    const stuck = await db().workflowRun.findUniqueOrThrow({ where: { id: runId } });
+    expect(stuck).toMatchObject({ status: "running", finishedAt: null, lastEventSeq: 0 });
+    // The checkpoints were written before the end: the retry does not call the model again.
+    const steps = await db().stepRun.findMany({ where: { runId }, orderBy: { index: "asc" } });
+    expect(steps.map((step) => [step.stepId, step.status, step.attempt])).toEqual([
+      ["prep", "succeeded", 1],
+      ["talk", "succeeded", 1],
+    ]);
+    expect(mock.requests).toHaveLength(1);
+
+    // The connection is back: the writer still holds the first attempt's events and writes them first.
+    failing = false;
+    expect(await executeRun(runId, deps({ events: brokenEvents }))).toBe("succeeded");
+    await brokenEvents.close();
+    expect(mock.requests).toHaveLength(1);
+    const run = await db().workflowRun.findUniqueOrThrow({ where: { id: runId } });
+    expect(run).toMatchObject({ status: "succeeded", output: "Echo: go", attempt: 2 });
+    expect(run.tokensOut).toBeGreaterThan(0);
+    const rows = await eventsOf(runId);
+    expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
+    const statuses = rows
+      .filter((r) => r.type === "status")
+      .map((r) => (r.data as { status: string }).status);
+    expect(statuses).toEqual(["running", "running", "succeeded"]);
+    expect(rows.at(-1)?.type).toBe("status");
+  });
+
   it("a worker fenced off (the run handed to another) stops the call and writes nothing more", async () => {
     mock.script("fenced", [{ reply: "word ".repeat(400), chunkDelayMs: 25 }]);
     const { runId } = await queuedRun({

@@ -10,7 +10,9 @@
  *
  * and follows the run live: the process's event hub wakes the stream when the run has new events and the
  * stream reads them from RunEvent after the last seq it sent (the table is the source of truth, so nothing
- * is lost or sent twice, whichever process wrote the events). `: ping` every 15 s keeps proxies from
+ * is lost or sent twice, whichever process wrote the events). Those reads are batched per process: the
+ * streams a notification wakes read in ONE query, and streams at the same position of a run share its
+ * result, encoded once (see `createEventFeed`). `: ping` every 15 s keeps proxies from
  * closing an idle stream and doubles as a safety net read. After the terminal `status` event the stream
  * ends; a client that reconnects after it gets 204 No Content, which makes EventSource stop.
  *
@@ -24,13 +26,15 @@ import { jsonError } from "#app/server/api-errors.server.ts";
 import { principalOf, requireApiScope } from "#app/server/guards.server.ts";
 import type { EventHub } from "./event-hub.server.ts";
 import {
+  type EventCursor,
   findRunForEvents,
   isTerminalEvent,
   MAX_READ_EVENTS,
   readEvents,
+  readEventsBatch,
   terminalEventSeq,
 } from "./events.server.ts";
-import { isTerminalStatus, type RunEventsPage } from "./run-events.types.ts";
+import { isTerminalStatus, type RunEventsPage, type StoredRunEvent } from "./run-events.types.ts";
 
 const HEARTBEAT_MS = 15_000;
 /** Client reconnect delay announced at the start of the stream. */
@@ -57,6 +61,91 @@ export type RunEventRoutesOptions = {
 };
 
 const SEQ = /^\d{1,10}$/;
+/** Cursors per batched read query (the reads of one wake beyond this go in parallel queries). */
+const MAX_CURSORS_PER_QUERY = 200;
+
+/** A read's result as every stream at that position sends it. */
+type FeedPage = {
+  /** How many events (MAX_READ_EVENTS: there may be more). */
+  count: number;
+  /** The seq of the last event, or the position read from when there is none. */
+  lastSeq: number;
+  /** The run's terminal status event is among them: the stream ends after sending them. */
+  terminal: boolean;
+  /** The events as SSE messages, encoded once for all the streams that share the page. */
+  bytes: Buffer;
+};
+
+function toPage(events: StoredRunEvent[], afterSeq: number): FeedPage {
+  let text = "";
+  for (const event of events) {
+    text += `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
+  }
+  return {
+    count: events.length,
+    lastSeq: events.at(-1)?.seq ?? afterSeq,
+    terminal: events.some(isTerminalEvent),
+    bytes: Buffer.from(text),
+  };
+}
+
+/**
+ * The reads of this process's event streams, batched. A notification wakes every stream of its runs in the
+ * same tick: their reads are collected until the tick ends and go to the database as ONE query (per
+ * MAX_CURSORS_PER_QUERY positions), and the streams at the same position of the same run share one result,
+ * encoded as SSE once. So a wake costs a query per wake, not one per subscriber, whatever the number of
+ * subscribers; a stream that is behind (a replay) simply reads from its own position in the same query.
+ */
+export function createEventFeed(db: Db) {
+  type Waiter = { resolve: (page: FeedPage) => void; reject: (error: unknown) => void };
+  let pending = new Map<string, { cursor: EventCursor; waiters: Waiter[] }>();
+  let scheduled = false;
+
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(readPending);
+  };
+
+  function readPending() {
+    scheduled = false;
+    const batch = [...pending.values()];
+    pending = new Map();
+    for (let i = 0; i < batch.length; i += MAX_CURSORS_PER_QUERY) {
+      const slice = batch.slice(i, i + MAX_CURSORS_PER_QUERY);
+      readEventsBatch(
+        db,
+        slice.map((entry) => entry.cursor),
+      ).then(
+        (results) => {
+          slice.forEach((entry, j) => {
+            const page = toPage(results[j] ?? [], entry.cursor.afterSeq);
+            for (const waiter of entry.waiters) waiter.resolve(page);
+          });
+        },
+        (error: unknown) => {
+          for (const entry of slice) for (const waiter of entry.waiters) waiter.reject(error);
+        },
+      );
+    }
+  }
+
+  return {
+    /** The events of `cursor.runId` after `cursor.afterSeq` (at most MAX_READ_EVENTS), as SSE. */
+    read(cursor: EventCursor): Promise<FeedPage> {
+      const key = `${cursor.runId}:${cursor.userId}:${cursor.afterSeq}`;
+      return new Promise((resolve, reject) => {
+        let entry = pending.get(key);
+        if (!entry) {
+          entry = { cursor, waiters: [] };
+          pending.set(key, entry);
+        }
+        entry.waiters.push({ resolve, reject });
+        schedule();
+      });
+    },
+  };
+}
 
 /** `Last-Event-ID` wins over `?after=` (EventSource resends the original URL with the header). */
 function afterOf(req: Request): number | "invalid" {
@@ -95,6 +184,7 @@ export function runEventRoutes({
   settleMs = SETTLE_MS,
 }: RunEventRoutesOptions): express.Router {
   const routes = express.Router();
+  const feed = createEventFeed(db);
   const guard = requireApiScope({
     scope: "runs:read",
     runtime,
@@ -185,7 +275,7 @@ export function runEventRoutes({
     res.socket?.setNoDelay(true);
     res.write(`retry: ${RETRY_MS}\n\n`);
 
-    const write = (chunk: string): Promise<void> | undefined => {
+    const write = (chunk: string | Buffer): Promise<void> | undefined => {
       if (res.write(chunk)) return undefined;
       // A slow client: wait until it has taken what is queued before reading more.
       return new Promise((resolve) => {
@@ -208,27 +298,19 @@ export function runEventRoutes({
     };
 
     /** Send everything stored after `lastSent`; ends the stream after the terminal status event. */
-    const drain = async (): Promise<boolean> => {
-      let sentAny = false;
+    const drain = async (): Promise<void> => {
       for (;;) {
-        if (ended) return sentAny;
-        const events = await readEvents(db, { runId, userId, afterSeq: lastSent });
-        let terminal = false;
-        for (const event of events) {
-          if (ended) return sentAny;
-          const pending = write(
-            `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`,
-          );
-          lastSent = event.seq;
-          sentAny = true;
-          if (isTerminalEvent(event)) terminal = true;
-          if (pending) await pending;
-        }
-        if (terminal) {
+        if (ended) return;
+        const page = await feed.read({ runId, userId, afterSeq: lastSent });
+        if (ended || page.count === 0) return;
+        const pending = write(page.bytes);
+        lastSent = page.lastSeq;
+        if (pending) await pending;
+        if (page.terminal) {
           finish();
-          return sentAny;
+          return;
         }
-        if (events.length < MAX_READ_EVENTS) return sentAny;
+        if (page.count < MAX_READ_EVENTS) return;
       }
     };
 

@@ -258,6 +258,75 @@ describe("GET /api/v1/runs/:id/events (SSE)", () => {
     await both.close();
   });
 
+  it("the streams a notification wakes (of one run or several) read in ONE query and get the same events", async () => {
+    // A router of its own: a database handle that counts the batched reads, and no heartbeat reads.
+    const db = server.database.db;
+    let batchedReads = 0;
+    const counting = new Proxy(db, {
+      get(target, prop, receiver) {
+        if (prop === "$queryRaw") {
+          return (strings: TemplateStringsArray, ...values: unknown[]) => {
+            if (strings.join("").includes("WITH ORDINALITY")) batchedReads += 1;
+            return target.$queryRaw(strings, ...values);
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const app = express();
+    app.use(async (req, res, next) => {
+      try {
+        const outcome = await authenticateRequest(
+          { authorization: req.get("authorization"), cookieContext: { secure: false } },
+          server.runtime,
+        );
+        res.locals.auth = outcome.principal;
+        next();
+      } catch (error) {
+        next(error);
+      }
+    });
+    app.use(runEventRoutes({ db: counting, hub, heartbeatMs: 60_000 }));
+    const own = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    const url = `http://127.0.0.1:${(own.address() as AddressInfo).port}`;
+    try {
+      const [run, other] = [await newRun(), await newRun()];
+      writer.append(run, log("before"));
+      await writer.flush();
+      const live = await Promise.all(
+        Array.from({ length: 8 }, () => openStream(`${url}/api/v1/runs/${run.id}/events`)),
+      );
+      const behind = await openStream(`${url}/api/v1/runs/${run.id}/events?after=0`);
+      const elsewhere = await openStream(`${url}/api/v1/runs/${other.id}/events`);
+      for (const stream of [...live, behind]) await vi.waitFor(() => expect(stream.ids()).toEqual([1]));
+      await vi.waitFor(() => expect(elsewhere.messages[0]).toEqual({ retry: 2000 }));
+      batchedReads = 0;
+
+      // One flush, one notification naming both runs: one read for the ten streams.
+      writer.append(run, log("a"));
+      writer.append(run, log("b"));
+      writer.append(other, log("c"));
+      await writer.flush();
+      for (const stream of [...live, behind]) await vi.waitFor(() => expect(stream.ids()).toEqual([1, 2, 3]));
+      await vi.waitFor(() => expect(elsewhere.ids()).toEqual([1]));
+      expect(batchedReads).toBe(1);
+      const texts = (stream: (typeof live)[number]) =>
+        stream.events().map((e) => (e.data as { message: string }).message);
+      for (const stream of [...live, behind]) expect(texts(stream)).toEqual(["before", "a", "b"]);
+
+      writer.append(run, { type: "status", data: { status: "succeeded" } });
+      await writer.flush();
+      await Promise.all([...live, behind].map((stream) => stream.done));
+      for (const stream of [...live, behind]) expect(stream.ids()).toEqual([1, 2, 3, 4]);
+      await elsewhere.close();
+    } finally {
+      own.closeAllConnections();
+      await new Promise((resolve) => own.close(resolve));
+    }
+  });
+
   it("heartbeats keep the stream alive and pick up events whose notification never came", async () => {
     const run = await newRun();
     const stream = await openStream(`${base}/api/v1/runs/${run.id}/events`);

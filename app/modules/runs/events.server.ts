@@ -2,19 +2,23 @@
  * Run events: buffered appends and reads.
  *
  * Producers (the workflow engine in a worker) call `append()` for every event, synchronously and cheaply. A
- * writer per process buffers the events of ALL its runs and flushes them every ~30 ms in ONE transaction:
+ * writer per process buffers the events of ALL its runs and flushes them every ~30 ms in ONE statement
+ * (atomic on its own, so one round trip):
  *
- *   - per run, `UPDATE "WorkflowRun" SET "lastEventSeq" = "lastEventSeq" + n … RETURNING "lastEventSeq"`:
- *     the row lock hands out seqs, so they are contiguous and never collide, whichever process writes;
- *   - one multi-row INSERT into "RunEvent" (chunked at `maxBatch` rows);
- *   - one `pg_notify('run_events', {"runs": {runId: maxSeq}})` (several when the payload would pass 8000
- *     bytes), delivered at commit.
+ *   - the runs' rows are locked in id order (two writers sharing runs cannot deadlock), and each row's
+ *     `"lastEventSeq" + n` hands out that run's seqs: contiguous and never colliding, whichever process writes;
+ *   - the events are inserted from arrays (`unnest`), whatever their number;
+ *   - `pg_notify('run_events', {"runs": {runId: maxSeq}})` names every run of the flush (100 runs per payload,
+ *     under the 8000-byte limit), delivered at commit.
  *
  * So the NOTIFY rate is bounded per writer (PostgreSQL serialises NOTIFY commits on a global lock) whatever
  * the number of runs and tokens. Consecutive `token` events of the same run and step are coalesced in the
  * buffer. Watchers treat a notification as a wake-up only and read the table (the source of truth).
+ *
+ * `finishRun()` ends a run inside the next flush, then a transaction: the run's final row update, its last
+ * buffered events and its terminal status event commit together (and share the flush's NOTIFY), or none do.
  */
-import type { Db } from "#app/db/client.server.ts";
+import type { Db, DbOrTx, DbTx } from "#app/db/client.server.ts";
 import { Prisma } from "#app/db/client.server.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
 import { uuidv7 } from "#app/lib/uuid.ts";
@@ -29,8 +33,6 @@ import {
 
 /** The NOTIFY channel web processes LISTEN on. */
 export const RUN_EVENTS_CHANNEL = "run_events";
-/** PostgreSQL's NOTIFY payload limit is 8000 bytes; stay under it. */
-const MAX_NOTIFY_PAYLOAD_BYTES = 7900;
 /** Retry delays after a failed flush (the events stay buffered). */
 const RETRY_MAX_MS = 5_000;
 
@@ -38,7 +40,7 @@ export type EventWriterOptions = {
   db: Db;
   /** How long an appended event may wait before it is written. Default 30 ms. */
   flushIntervalMs?: number;
-  /** A flush starts at once when this many events are buffered; also the rows per INSERT. Default 500. */
+  /** A flush starts at once when this many events are buffered. Default 500. */
   maxBatch?: number;
   /** Send the NOTIFY (off only for tools that write history nobody watches). Default true. */
   notify?: boolean;
@@ -51,6 +53,17 @@ export type EventWriter = {
   append(run: { id: string; userId: string }, event: RunEventInput): void;
   /** Write everything buffered now (waits for a flush in progress first). Rejects when the write fails. */
   flush(): Promise<void>;
+  /**
+   * End `run` in the next flush (started at once, or right after the one in progress): `finish(tx)` runs in
+   * that flush's transaction, after the rows of the flush's runs are locked and before their events get
+   * seqs, and the events it returns are stored after the run's buffered ones. So a run's final update and its
+   * terminal status event are written together, or (the promise rejects) not at all: `finish`'s writes roll
+   * back and its events are dropped, while the buffered events stay buffered for the next flush.
+   */
+  finishRun(
+    run: { id: string; userId: string },
+    finish: (tx: DbTx) => Promise<RunEventInput[]>,
+  ): Promise<void>;
   /** Flush and stop the timer; later appends are dropped with a warning. */
   close(): Promise<void>;
 };
@@ -72,27 +85,19 @@ function pushCoalescing(events: Pending[], event: Pending) {
   events.push(event);
 }
 
-/**
- * Split `{runs}` into payloads that each stay under the NOTIFY limit. Each entry is small (a uuid and a
- * number), so a payload holds ~150 runs.
- */
-export function notifyPayloads(maxSeqByRun: Map<string, number>): string[] {
-  const payloads: string[] = [];
-  let current: Record<string, number> = {};
-  let size = '{"runs":{}}'.length;
-  for (const [runId, seq] of maxSeqByRun) {
-    const entry = Buffer.byteLength(`${JSON.stringify(runId)}:${seq},`);
-    if (size + entry > MAX_NOTIFY_PAYLOAD_BYTES && Object.keys(current).length > 0) {
-      payloads.push(JSON.stringify({ runs: current }));
-      current = {};
-      size = '{"runs":{}}'.length;
-    }
-    current[runId] = seq;
-    size += entry;
-  }
-  if (Object.keys(current).length > 0) payloads.push(JSON.stringify({ runs: current }));
-  return payloads;
+/** An event as buffered: its data already checked against its type's schema. */
+function toPending(event: RunEventInput): Pending {
+  const data = parseRunEventData(event.type, event.data);
+  const stepId = event.stepId ?? (data as { stepId?: string }).stepId ?? null;
+  return { type: event.type, stepId, data, createdAt: new Date() };
 }
+
+type Finisher = {
+  key: string;
+  runId: string;
+  userId: string;
+  finish: (tx: DbTx) => Promise<RunEventInput[]>;
+};
 
 /** A buffered, batching writer of run events. One per process is enough (it serves every run). */
 export function createEventWriter({
@@ -104,6 +109,7 @@ export function createEventWriter({
 }: EventWriterOptions): EventWriter {
   let buffer = new Map<string, RunBuffer>();
   let buffered = 0;
+  let finishers: Finisher[] = [];
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let failures = 0;
@@ -122,56 +128,54 @@ export function createEventWriter({
   };
 
   async function write(): Promise<void> {
-    if (buffered === 0) return;
+    if (buffered === 0 && finishers.length === 0) return;
     const batch = buffer;
     buffer = new Map();
     buffered = 0;
-    // Lock run rows in one order in every writer: two writers sharing runs cannot deadlock.
-    const keys = [...batch.keys()].sort();
+    const ending = finishers;
+    finishers = [];
     try {
-      const dropped: Array<{ runId: string; events: number }> = [];
-      await db.$transaction(async (tx) => {
-        const rows: Prisma.Sql[] = [];
-        const maxSeqByRun = new Map<string, number>();
-        for (const key of keys) {
-          const run = batch.get(key)!;
-          const { runId } = run;
-          const n = run.events.length;
-          const updated = await tx.$queryRaw<Array<{ lastEventSeq: number }>>`
-            UPDATE "WorkflowRun" SET "lastEventSeq" = "lastEventSeq" + ${n}
-            WHERE id = ${runId}::uuid AND "userId" = ${run.userId}::uuid
-            RETURNING "lastEventSeq"`;
-          const last = updated[0]?.lastEventSeq;
-          if (last === undefined) {
-            dropped.push({ runId, events: n });
-            continue;
+      let stored: Stored;
+      if (ending.length === 0) {
+        // The usual flush (tokens and step events of running runs): one statement, atomic on its own.
+        stored = await store(db, batch);
+      } else {
+        stored = await db.$transaction(async (tx) => {
+          const endingByKey = new Map<string, Finisher[]>();
+          const runs = new Map<string, { runId: string; userId: string }>(batch);
+          for (const finisher of ending) {
+            runs.set(finisher.key, finisher);
+            endingByKey.set(finisher.key, [...(endingByKey.get(finisher.key) ?? []), finisher]);
           }
-          const first = last - n + 1;
-          run.events.forEach((event, i) => {
-            rows.push(
-              Prisma.sql`(${uuidv7(event.createdAt.getTime())}::uuid, ${run.userId}::uuid, ${runId}::uuid, ${
-                first + i
-              }, ${event.type}, ${event.stepId}, ${JSON.stringify(event.data)}::jsonb, (${event.createdAt.toISOString()}::timestamptz AT TIME ZONE 'UTC'))`,
-            );
-          });
-          maxSeqByRun.set(runId, last);
-        }
-        for (let i = 0; i < rows.length; i += maxBatch) {
-          await tx.$executeRaw`
-            INSERT INTO "RunEvent" ("id", "userId", "runId", "seq", "type", "stepId", "data", "createdAt")
-            VALUES ${Prisma.join(rows.slice(i, i + maxBatch))}`;
-        }
-        if (notify && maxSeqByRun.size > 0) {
-          const payloads = notifyPayloads(maxSeqByRun);
-          await tx.$executeRaw`SELECT pg_notify(${RUN_EVENTS_CHANNEL}, p) FROM unnest(${payloads}::text[]) AS p`;
-        }
-      });
+          // The rows of every run of the flush, in the one order all writers use, before the finishers
+          // update theirs: writers sharing runs cannot deadlock.
+          const runIds = [...new Set([...runs.values()].map((run) => run.runId))].sort();
+          if (runIds.length > 1) {
+            await tx.$queryRaw`
+              SELECT 1 FROM "WorkflowRun" WHERE id = ANY(${runIds}::uuid[]) ORDER BY id FOR UPDATE`;
+          }
+          // Each run's buffered events, then those its finishers return (not coalesced into the buffered
+          // ones, which a failed flush puts back untouched).
+          const all = new Map<string, RunBuffer>();
+          for (const key of [...runs.keys()].sort()) {
+            const { runId, userId } = runs.get(key)!;
+            let events = batch.get(key)?.events ?? [];
+            for (const finisher of endingByKey.get(key) ?? []) {
+              const more = await finisher.finish(tx);
+              if (more.length > 0) events = [...events, ...more.map(toPending)];
+            }
+            if (events.length > 0) all.set(key, { runId, userId, events });
+          }
+          return store(tx, all);
+        });
+      }
       failures = 0;
-      for (const { runId, events } of dropped) {
+      for (const { runId, events } of stored.dropped) {
         logger?.warn({ runId, events }, "run events dropped: the run no longer exists");
       }
     } catch (error) {
-      // Nothing was written (one transaction): put the events back in front of the newer ones and retry.
+      // Nothing was written (one statement, or one transaction): put the events back in front of the newer
+      // ones and retry.
       for (const [key, run] of batch) {
         const newer = buffer.get(key);
         const merged: Pending[] = [...run.events];
@@ -185,9 +189,80 @@ export function createEventWriter({
         { err: error, runs: batch.size, events: buffered, attempt: failures },
         "writing run events failed; they stay buffered and will be retried",
       );
-      schedule(Math.min(RETRY_MAX_MS, flushIntervalMs * 2 ** failures));
+      if (buffered > 0) schedule(Math.min(RETRY_MAX_MS, flushIntervalMs * 2 ** failures));
       throw error;
     }
+  }
+
+  type Stored = { dropped: Array<{ runId: string; events: number }> };
+
+  /**
+   * Store the events of `runs` in ONE statement: lock their rows in id order, hand out seqs from each row's
+   * `lastEventSeq`, insert the events, and NOTIFY the runs' highest seqs (100 runs per payload, well under
+   * the 8000-byte limit). A run whose row is gone (or is not that owner's) gets nothing: reported as dropped.
+   */
+  async function store(client: DbOrTx, runs: Map<string, RunBuffer>): Promise<Stored> {
+    const ids: string[] = [];
+    const owners: string[] = [];
+    const counts: number[] = [];
+    const e = {
+      runs: [] as string[],
+      owners: [] as string[],
+      positions: [] as number[],
+      ids: [] as string[],
+      types: [] as string[],
+      steps: [] as Array<string | null>,
+      data: [] as string[],
+      at: [] as string[],
+    };
+    for (const { runId, userId, events } of runs.values()) {
+      if (events.length === 0) continue;
+      ids.push(runId);
+      owners.push(userId);
+      counts.push(events.length);
+      events.forEach((event, i) => {
+        e.runs.push(runId);
+        e.owners.push(userId);
+        e.positions.push(i + 1);
+        e.ids.push(uuidv7(event.createdAt.getTime()));
+        e.types.push(event.type);
+        e.steps.push(event.stepId);
+        e.data.push(JSON.stringify(event.data));
+        e.at.push(event.createdAt.toISOString());
+      });
+    }
+    if (ids.length === 0) return { dropped: [] };
+    const rows = await client.$queryRaw<Array<{ id: string; userId: string }>>`
+      WITH b AS (
+        SELECT * FROM unnest(${ids}::uuid[], ${owners}::uuid[], ${counts}::int[]) AS b(id, owner, n)
+      ), locked AS MATERIALIZED (
+        SELECT r.id FROM "WorkflowRun" AS r WHERE r.id IN (SELECT id FROM b) ORDER BY r.id FOR UPDATE
+      ), seqs AS (
+        UPDATE "WorkflowRun" AS r SET "lastEventSeq" = r."lastEventSeq" + b.n
+        FROM b WHERE r.id = b.id AND r."userId" = b.owner AND r.id IN (SELECT id FROM locked)
+        RETURNING r.id, r."userId", r."lastEventSeq", b.n
+      ), inserted AS (
+        INSERT INTO "RunEvent" ("id", "userId", "runId", "seq", "type", "stepId", "data", "createdAt")
+        SELECT e.id, s."userId", s.id, s."lastEventSeq" - s.n + e.position, e.type, e.step, e.data,
+               e.at AT TIME ZONE 'UTC'
+        FROM unnest(${e.runs}::uuid[], ${e.owners}::uuid[], ${e.positions}::int[], ${e.ids}::uuid[],
+                    ${e.types}::text[], ${e.steps}::text[], ${e.data}::jsonb[], ${e.at}::timestamptz[])
+             AS e(run, owner, position, id, type, step, data, at)
+        JOIN seqs AS s ON s.id = e.run AND s."userId" = e.owner
+      ), notified AS (
+        SELECT pg_notify(${RUN_EVENTS_CHANNEL}, json_build_object('runs', json_object_agg(t.id, t.seq))::text)
+        FROM (SELECT id::text AS id, "lastEventSeq" AS seq, (row_number() OVER () - 1) / 100 AS part FROM seqs) AS t
+        WHERE ${notify}
+        GROUP BY t.part
+      )
+      SELECT s.id::text AS id, s."userId"::text AS "userId", (SELECT count(*) FROM notified) AS notifications
+      FROM seqs AS s`;
+    const written = new Set(rows.map((row) => keyOf(row.id, row.userId)));
+    const dropped: Stored["dropped"] = [];
+    for (const [key, { runId, events }] of runs) {
+      if (events.length > 0 && !written.has(key)) dropped.push({ runId, events: events.length });
+    }
+    return { dropped };
   }
 
   function flush(): Promise<void> {
@@ -206,12 +281,11 @@ export function createEventWriter({
 
   return {
     append(run, event) {
-      const data = parseRunEventData(event.type, event.data);
+      const pending = toPending(event);
       if (closed) {
         logger?.warn({ runId: run.id, type: event.type }, "run event appended after the writer closed");
         return;
       }
-      const stepId = event.stepId ?? (data as { stepId?: string }).stepId ?? null;
       const key = keyOf(run.id, run.userId);
       let entry = buffer.get(key);
       if (!entry) {
@@ -219,7 +293,7 @@ export function createEventWriter({
         buffer.set(key, entry);
       }
       const before = entry.events.length;
-      pushCoalescing(entry.events, { type: event.type, stepId, data, createdAt: new Date() });
+      pushCoalescing(entry.events, pending);
       buffered += entry.events.length - before;
       if (buffered >= maxBatch) {
         flush().catch(() => {});
@@ -228,6 +302,10 @@ export function createEventWriter({
       }
     },
     flush,
+    finishRun(run, finish) {
+      finishers.push({ key: keyOf(run.id, run.userId), runId: run.id, userId: run.userId, finish });
+      return flush();
+    },
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
@@ -279,6 +357,45 @@ export async function readEvents(
     select: EVENT_SELECT,
   });
   return rows.map(toStored);
+}
+
+/** One cursor of a batched read: the events of `runId` (owned by `userId`) with seq > `afterSeq`. */
+export type EventCursor = { runId: string; userId: string; afterSeq: number };
+
+/**
+ * `readEvents` for many cursors in ONE query: for each cursor (same order), its events in seq order, at most
+ * `limit` (1–1000, default 1000) each. A cursor on another user's run reads as empty.
+ */
+export async function readEventsBatch(
+  db: Db,
+  cursors: ReadonlyArray<EventCursor>,
+  limit = MAX_READ_EVENTS,
+): Promise<StoredRunEvent[][]> {
+  const out: StoredRunEvent[][] = cursors.map(() => []);
+  if (cursors.length === 0) return out;
+  const take = Math.max(1, Math.min(MAX_READ_EVENTS, Math.floor(limit)));
+  const rows = await db.$queryRaw<
+    Array<{
+      i: bigint;
+      seq: number;
+      type: string;
+      stepId: string | null;
+      data: Prisma.JsonValue;
+      createdAt: Date;
+    }>
+  >`
+    SELECT k.i, e.seq, e.type, e."stepId", e.data, e."createdAt"
+    FROM unnest(${cursors.map((c) => c.runId)}::uuid[], ${cursors.map((c) => c.userId)}::uuid[],
+                ${cursors.map((c) => Math.max(0, Math.floor(c.afterSeq)))}::int[])
+         WITH ORDINALITY AS k(run_id, user_id, after_seq, i)
+    CROSS JOIN LATERAL (
+      SELECT r.seq, r.type, r."stepId", r.data, r."createdAt" FROM "RunEvent" AS r
+      WHERE r."runId" = k.run_id AND r."userId" = k.user_id AND r.seq > k.after_seq
+      ORDER BY r.seq LIMIT ${take}
+    ) AS e
+    ORDER BY k.i, e.seq`;
+  for (const row of rows) out[Number(row.i) - 1]!.push(toStored(row));
+  return out;
 }
 
 /** What an event stream needs to know about the caller's run; null when it is not theirs (or missing). */

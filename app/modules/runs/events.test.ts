@@ -12,9 +12,9 @@ import { createEventHub, type EventHub } from "./event-hub.server.ts";
 import {
   createEventWriter,
   type EventWriter,
-  notifyPayloads,
   RUN_EVENTS_CHANNEL,
   readEvents,
+  readEventsBatch,
   terminalEventSeq,
 } from "./events.server.ts";
 import { parseRunEventData, RUN_STATUSES, TERMINAL_STATUSES } from "./run-events.types.ts";
@@ -206,16 +206,36 @@ describe("createEventWriter", () => {
     expect(JSON.parse(payloads[2]!)).toEqual({ runs: { [runs[2]!.id]: 4 } });
   });
 
-  it("splits a notification that would pass 8000 bytes", async () => {
-    const many = new Map(Array.from({ length: 400 }, (_, i) => [randomUUID(), 1_000_000 + i] as const));
-    const payloads = notifyPayloads(many);
-    expect(payloads.length).toBeGreaterThan(1);
+  it("splits the notification of a flush with many runs into payloads under 8000 bytes", async () => {
+    const first = await newRun();
+    const { projectId, workflowId, workflowVersionId } = await database.db.workflowRun.findUniqueOrThrow({
+      where: { id: first.id },
+    });
+    const rows = await database.db.workflowRun.createManyAndReturn({
+      data: Array.from({ length: 249 }, () => ({
+        userId: first.userId,
+        projectId,
+        workflowId,
+        workflowVersionId,
+        input: {},
+      })),
+      select: { id: true },
+    });
+    const runs = [first, ...rows.map((row) => ({ id: row.id, userId: first.userId }))];
+    const payloads = await listen();
+    const w = writer({ flushIntervalMs: 60_000, maxBatch: 10_000 });
+    runs.forEach((run, i) => {
+      for (let k = 0; k <= i % 3; k++)
+        w.append(run, { type: "log", data: { level: "info", message: `${k}` } });
+    });
+    await w.flush();
+    await vi.waitFor(() => expect(payloads).toHaveLength(3));
     const merged: Record<string, number> = {};
     for (const payload of payloads) {
       expect(Buffer.byteLength(payload)).toBeLessThan(8000);
       Object.assign(merged, (JSON.parse(payload) as { runs: Record<string, number> }).runs);
     }
-    expect(merged).toEqual(Object.fromEntries(many));
+    expect(merged).toEqual(Object.fromEntries(runs.map((run, i) => [run.id, (i % 3) + 1])));
   });
 
   it("flushes on its timer, and at once when maxBatch events are buffered", async () => {
@@ -263,16 +283,12 @@ describe("createEventWriter", () => {
   it("keeps the events of a failed flush and writes them, coalesced and in order, at the next one", async () => {
     const run = await newRun();
     let failNext = true;
+    // A flush is one statement (or, when it ends runs, one transaction): the next of either fails once.
     const flaky = new Proxy(database.db, {
       get(target, prop, receiver) {
-        if (prop === "$transaction") {
-          return (fn: never) => {
-            if (failNext) {
-              failNext = false;
-              return Promise.reject(new Error("connection lost"));
-            }
-            return target.$transaction(fn);
-          };
+        if ((prop === "$transaction" || prop === "$queryRaw") && failNext) {
+          failNext = false;
+          return () => Promise.reject(new Error("connection lost"));
         }
         return Reflect.get(target, prop, receiver);
       },
@@ -289,6 +305,63 @@ describe("createEventWriter", () => {
     expect(events.map((e) => [e.seq, e.type, e.data])).toEqual([
       [1, "token", { stepId: "a", text: "one two" }],
       [2, "status", { status: "succeeded" }],
+    ]);
+  });
+
+  it("finishRun: the run's update, its buffered events and its last events commit in one flush with one NOTIFY", async () => {
+    const [run, other] = [await newRun(), await newRun()];
+    const payloads = await listen();
+    const w = writer({ flushIntervalMs: 60_000 });
+    w.append(run, { type: "status", data: { status: "running" } });
+    w.append(run, { type: "token", data: { stepId: "a", text: "hi" } });
+    w.append(other, { type: "status", data: { status: "running" } });
+    let statusInTx: string | undefined;
+    await w.finishRun(run, async (tx) => {
+      await tx.workflowRun.update({ where: { id: run.id }, data: { status: "succeeded" } });
+      // Inside the flush's transaction: the run's rows are locked and its events not yet written.
+      statusInTx = (await tx.workflowRun.findUniqueOrThrow({ where: { id: run.id } })).status;
+      expect(await tx.runEvent.count({ where: { runId: run.id } })).toBe(0);
+      return [{ type: "status", data: { status: "succeeded" } }];
+    });
+    expect(statusInTx).toBe("succeeded");
+    const events = await readEvents(database.db, { runId: run.id, userId: run.userId });
+    expect(events.map((e) => [e.seq, e.type])).toEqual([
+      [1, "status"],
+      [2, "token"],
+      [3, "status"],
+    ]);
+    expect(events[2]?.data).toEqual({ status: "succeeded" });
+    // The other run's buffered event went in the same flush.
+    expect((await readEvents(database.db, { runId: other.id, userId: other.userId })).length).toBe(1);
+    await vi.waitFor(() => expect(payloads.length).toBeGreaterThan(0));
+    const runs = payloads.map((p) => (JSON.parse(p) as { runs: Record<string, number> }).runs);
+    expect(runs.filter((r) => Object.keys(r).length > 0)).toEqual([{ [run.id]: 3, [other.id]: 1 }]);
+  });
+
+  it("finishRun: when the transaction fails nothing of it is written; the buffered events are kept", async () => {
+    const run = await newRun();
+    const logger = fakeLogger();
+    const w = writer({ flushIntervalMs: 60_000, logger });
+    w.append(run, { type: "status", data: { status: "running" } });
+    await expect(
+      w.finishRun(run, async (tx) => {
+        await tx.workflowRun.update({ where: { id: run.id }, data: { status: "succeeded" } });
+        throw new Error("lost the connection");
+      }),
+    ).rejects.toThrow("lost the connection");
+    const row = await database.db.workflowRun.findUniqueOrThrow({ where: { id: run.id } });
+    expect([row.status, row.lastEventSeq]).toEqual(["queued", 0]);
+    expect(await database.db.runEvent.count({ where: { runId: run.id } })).toBe(0);
+    // Finish events a finisher returns are checked like appended ones: a bad one fails the flush.
+    await expect(
+      w.finishRun(run, async () => [{ type: "status", data: { status: "exploded" } } as never]),
+    ).rejects.toThrow();
+    // The next finish writes the kept event, then its own.
+    await w.finishRun(run, async () => [{ type: "status", data: { status: "cancelled" } }]);
+    const events = await readEvents(database.db, { runId: run.id, userId: run.userId });
+    expect(events.map((e) => [e.seq, e.data])).toEqual([
+      [1, { status: "running" }],
+      [2, { status: "cancelled" }],
     ]);
   });
 
@@ -321,6 +394,30 @@ describe("readEvents", () => {
     expect(await readEvents(database.db, { runId: run.id, userId: stranger.id })).toEqual([]);
     expect(await terminalEventSeq(database.db, { runId: run.id, userId: run.userId })).toBe(6);
     expect(await terminalEventSeq(database.db, { runId: run.id, userId: stranger.id })).toBeNull();
+  });
+});
+
+describe("readEventsBatch", () => {
+  it("reads many cursors in one query: each its owner's events after its seq, in order; others' empty", async () => {
+    const [a, b] = [await newRun(), await newRun()];
+    const w = writer();
+    for (let i = 1; i <= 4; i++) w.append(a, { type: "log", data: { level: "info", message: `a${i}` } });
+    for (let i = 1; i <= 2; i++) w.append(b, { type: "log", data: { level: "info", message: `b${i}` } });
+    await w.flush();
+    const messages = (events: Array<{ data: unknown }>) =>
+      events.map((e) => (e.data as { message: string }).message);
+    const pages = await readEventsBatch(database.db, [
+      { runId: a.id, userId: a.userId, afterSeq: 1 },
+      { runId: b.id, userId: b.userId, afterSeq: 0 },
+      { runId: a.id, userId: b.userId, afterSeq: 0 },
+      { runId: a.id, userId: a.userId, afterSeq: 4 },
+      { runId: a.id, userId: a.userId, afterSeq: 0 },
+    ]);
+    expect(pages.map(messages)).toEqual([["a2", "a3", "a4"], ["b1", "b2"], [], [], ["a1", "a2", "a3", "a4"]]);
+    expect(pages[0]?.map((e) => e.seq)).toEqual([2, 3, 4]);
+    expect(await readEventsBatch(database.db, [])).toEqual([]);
+    const limited = await readEventsBatch(database.db, [{ runId: a.id, userId: a.userId, afterSeq: 0 }], 2);
+    expect(limited[0]?.map((e) => e.seq)).toEqual([1, 2]);
   });
 });
 
