@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- suite...]`: performance scenarios on this machine, against a real PostgreSQL and real
- * HTTP. Suites: `core` (auth, API, queue, import), `ai` (the AI proxy against the mock provider) and `runs`
+ * HTTP. Suites: `core` (auth, API, queue, import), `ai` (the AI proxy against the mock provider) `runs` and `sandbox` (one command in bubblewrap vs spawned directly)
  * (the run pipeline through a real worker); none named = all. Prints medians and tails, and appends the run to bench/results.json (last 50 runs kept).
  * Uses TEST_DATABASE_URL / DATABASE_URL when set, else an embedded PostgreSQL in .data/bench.
  */
@@ -15,8 +15,14 @@ import { runAi } from "./ai.ts";
 import { runCore } from "./core.ts";
 import { results } from "./lib.ts";
 import { runRuns } from "./runs.ts";
+import { runSandbox } from "./sandbox.ts";
 
-const SUITES: Record<string, (url: string) => Promise<void>> = { core: runCore, ai: runAi, runs: runRuns };
+const SUITES: Record<string, (url: string) => Promise<void>> = {
+  core: runCore,
+  ai: runAi,
+  runs: runRuns,
+  sandbox: (url) => runSandbox(url),
+};
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const asked = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -1,6 +1,6 @@
 import type { JobHelpers, Task, TaskList } from "graphile-worker";
 import { z } from "zod";
-import type { PrismaClient } from "#app/generated/prisma/client.ts";
+import { Prisma, type PrismaClient } from "#app/generated/prisma/client.ts";
 import type { AiRuntime } from "#app/modules/ai/runtime.server.ts";
 import type { EventWriter } from "#app/modules/runs/events.server.ts";
 import type { WorkerLogger } from "./logger.ts";
@@ -155,7 +155,30 @@ const ZEnqueueOptions = z.object({
  * request (and rolls its transaction back) rather than later in a worker.
  */
 export function createEnqueue<R extends TaskRegistry>(registry: R): Enqueue<R> {
+  const addJob = createAddJobSql(registry);
   return async (tx, name, payload, options = {}) => {
+    const rows = await tx.$queryRaw<
+      { id: string }[]
+    >`SELECT (${addJob(name, payload, options)}).id::text AS id`;
+    const row = rows[0];
+    if (!row) throw new Error(`graphile_worker.add_job returned no row for task "${name}"`);
+    return { id: row.id };
+  };
+}
+
+export type AddJobSql<R extends TaskRegistry> = <N extends keyof R & string>(
+  name: N,
+  payload: TaskPayloadInput<R, N>,
+  options?: EnqueueOptions,
+) => Prisma.Sql;
+
+/**
+ * The checked `graphile_worker.add_job(...)` call as an SQL fragment, for a statement that writes a business
+ * row and its job at once (`WITH row AS (INSERT …) SELECT add_job(…) FROM row`): one round trip, atomic
+ * without a transaction block. Same payload and option checks as `enqueue`.
+ */
+export function createAddJobSql<R extends TaskRegistry>(registry: R): AddJobSql<R> {
+  return (name, payload, options = {}) => {
     const definition = registry[name];
     if (!definition) throw new Error(`Unknown task "${name}"`);
     const parsed = definition.payload.safeParse(payload);
@@ -166,8 +189,7 @@ export function createEnqueue<R extends TaskRegistry>(registry: R): Enqueue<R> {
     const maxAttempts = opts.maxAttempts ?? definition.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     // Named arguments so the call survives add_job gaining parameters. Dates go
     // as ISO strings: an explicit offset is never reinterpreted by a session time zone.
-    const rows = await tx.$queryRaw<{ id: string }[]>`
-      SELECT (graphile_worker.add_job(
+    return Prisma.sql`graphile_worker.add_job(
         identifier => ${name}::text,
         payload => ${JSON.stringify(parsed.data)}::json,
         queue_name => ${opts.queueName ?? null}::text,
@@ -177,10 +199,7 @@ export function createEnqueue<R extends TaskRegistry>(registry: R): Enqueue<R> {
         priority => ${opts.priority ?? null}::int,
         flags => ${opts.flags ?? null}::text[],
         job_key_mode => ${opts.jobKeyMode ?? "replace"}::text
-      )).id::text AS id`;
-    const row = rows[0];
-    if (!row) throw new Error(`graphile_worker.add_job returned no row for task "${name}"`);
-    return { id: row.id };
+      )`;
   };
 }
 

@@ -1,7 +1,13 @@
 import { z } from "zod";
 import { purgeExpiredCache } from "#app/modules/ai/cache.server.ts";
 import { executeRun } from "#app/modules/runs/engine.server.ts";
-import { createEnqueue, defineRegistry, defineTask, type TaskPayloadInput } from "./task-kit.ts";
+import {
+  createAddJobSql,
+  createEnqueue,
+  defineRegistry,
+  defineTask,
+  type TaskPayloadInput,
+} from "./task-kit.ts";
 
 export type { EnqueuedJob, EnqueueOptions, SqlClient, TaskContext, TaskDefinition } from "./task-kit.ts";
 export { PermanentJobError } from "./task-kit.ts";
@@ -99,3 +105,6 @@ export type TaskPayload<N extends TaskName> = TaskPayloadInput<AppTaskRegistry, 
  * ```
  */
 export const enqueue = createEnqueue(taskRegistry);
+
+/** `enqueue` as an SQL fragment, to write a row and its job in one statement (see createAddJobSql). */
+export const addJobSql = createAddJobSql(taskRegistry);

@@ -108,7 +108,7 @@ export function renderStepTemplate(
     const list = result.missing.map((path) => `{{${path}}}`).join(", ");
     throw new StepFailure(
       "TEMPLATE_MISSING_VARIABLES",
-      `Step "${where.stepId}": the ${where.field} template has no value for ${list}`,
+      `Step "${where.stepId}": the ${where.field === "template" ? "template" : `${where.field} template`} has no value for ${list}`,
       { missing: result.missing },
     );
   }

@@ -639,6 +639,9 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
     } catch (error) {
       if (controller.signal.aborted) throw controller.signal.reason;
       const appError = toAppError(error, null);
+      // Not the provider's answer but our own failure (the database went away mid-call, say): retry the job,
+      // which resumes here, rather than fail the run for good.
+      if (appError.details?.kind === "unknown") throw error;
       throw new StepFailure(appError.code, `Step "${step.id}": ${appError.message}`);
     }
     if (step.output !== "json") return text;

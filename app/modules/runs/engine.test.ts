@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Prisma } from "#app/db/client.server.ts";
+import { AppError } from "#app/lib/app-error.ts";
 import { createLogger } from "#app/lib/logger.server.ts";
 import { createFile, createProject, createUser, createWorkflow } from "#tests/factories/index.ts";
 import { type MockLlm, startMockLlm } from "#tests/mocks/llm/server.ts";
@@ -520,6 +521,28 @@ describe("the real worker", () => {
 });
 
 describe("output helpers", () => {
+  it("a failure of our own during a model call (not the provider's) rejects so the job retries, instead of failing the run", async () => {
+    const { runId } = await queuedRun({
+      steps: [{ id: "ask", type: "llm", model: echo, prompt: "hi" }],
+    });
+    const broken = {
+      service: {
+        stream: () =>
+          Object.assign(
+            (async function* () {
+              yield* [];
+              throw new AppError("BAD_GATEWAY", "The model call failed unexpectedly", { kind: "unknown" });
+            })(),
+            { result: new Promise(() => {}) },
+          ),
+      },
+    } as unknown as EngineDeps["ai"];
+    await expect(executeRun(runId, deps({ ai: broken }))).rejects.toThrow("failed unexpectedly");
+    const run = await db().workflowRun.findUniqueOrThrow({ where: { id: runId } });
+    expect(run.status).toBe("running"); // the retried job resumes it
+    expect(await executeRun(runId, deps())).toBe("succeeded");
+  });
+
   it("parseJsonOutput tolerates a fence and names the step on bad JSON", () => {
     expect(parseJsonOutput('```json\n{"a":1}\n```', "s")).toEqual({ a: 1 });
     expect(parseJsonOutput(" [1, 2] ", "s")).toEqual([1, 2]);

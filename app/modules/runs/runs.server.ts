@@ -6,9 +6,14 @@
 import { type Db, type DbTx, Prisma } from "#app/db/client.server.ts";
 import { AppError } from "#app/lib/app-error.ts";
 import { clock, isUuid, parseInput } from "#app/lib/use-case.ts";
+import { uuidv7 } from "#app/lib/uuid.ts";
 import { assertProjectOwned } from "#app/modules/projects/deps.server.ts";
-import { validateRunInput, ZWorkflowDefinition } from "#app/modules/workflows/index.server.ts";
-import { enqueue } from "#worker/tasks.ts";
+import {
+  validateRunInput,
+  type WorkflowDefinition,
+  ZWorkflowDefinition,
+} from "#app/modules/workflows/index.server.ts";
+import { addJobSql, enqueue } from "#worker/tasks.ts";
 import { RUN_EVENTS_CHANNEL } from "./events.server.ts";
 import { isTerminalStatus, type RunEventInput } from "./run-events.types.ts";
 import {
@@ -184,28 +189,29 @@ export async function createRun(args: CreateRunArgs, deps: RunsDeps): Promise<{ 
     version: args.version,
     budgetUsd: args.budgetUsd,
   });
-  const workflow = await db.aIWorkflow.findFirst({
-    where: { id: parsed.id, userId: args.userId },
-    select: { id: true, projectId: true, latestVersion: true, archivedAt: true, name: true },
-  });
-  if (!workflow) throw workflowNotFound();
-  if (workflow.archivedAt) {
-    throw new AppError("CONFLICT", `The workflow "${workflow.name}" is archived; restore it to run it`);
+  // The workflow and the version to run, in one round trip.
+  const [found] = await db.$queryRaw<WorkflowForRun[]>`
+    SELECT w."id", w."projectId", w."name", w."archivedAt", w."latestVersion",
+           v."id" AS "versionId", v."definition"
+    FROM "AIWorkflow" w
+    LEFT JOIN "WorkflowVersion" v
+      ON v."workflowId" = w."id" AND v."userId" = w."userId"
+     AND v."number" = COALESCE(${parsed.version ?? null}::int, w."latestVersion")
+    WHERE w."id" = ${parsed.id}::uuid AND w."userId" = ${args.userId}::uuid`;
+  if (!found) throw workflowNotFound();
+  if (found.archivedAt) {
+    throw new AppError("CONFLICT", `The workflow "${found.name}" is archived; restore it to run it`);
   }
-  const number = parsed.version ?? workflow.latestVersion;
-  const version = await db.workflowVersion.findFirst({
-    where: { workflowId: workflow.id, userId: args.userId, number },
-    select: { id: true, definition: true },
-  });
-  if (!version) throw new AppError("NOT_FOUND", `Workflow version ${number} not found`);
-  const definition = ZWorkflowDefinition.safeParse(version.definition);
-  if (!definition.success) {
+  const number = parsed.version ?? found.latestVersion;
+  if (!found.versionId) throw new AppError("NOT_FOUND", `Workflow version ${number} not found`);
+  const definition = definitionOf(found.versionId, found.definition);
+  if (!definition) {
     throw new AppError(
       "CONFLICT",
       `Workflow version ${number} no longer matches the workflow format; save it again`,
     );
   }
-  const checked = validateRunInput(definition.data, parsed.input ?? {});
+  const checked = validateRunInput(definition, parsed.input ?? {});
   if (!checked.ok) {
     const count = checked.errors.length;
     throw new AppError(
@@ -218,22 +224,50 @@ export async function createRun(args: CreateRunArgs, deps: RunsDeps): Promise<{ 
     parsed.budgetUsd === undefined ? null : BigInt(Math.max(1, Math.round(parsed.budgetUsd * 1_000_000)));
   const apiKeyId = args.apiKeyId && isUuid(args.apiKeyId) ? args.apiKeyId : null;
 
-  const run = await db.$transaction((tx) =>
-    insertQueuedRun(
-      tx,
-      {
-        userId: args.userId,
-        projectId: workflow.projectId,
-        workflowId: workflow.id,
-        workflowVersionId: version.id,
-        input: checked.value as Prisma.InputJsonValue,
-        budgetMicros,
-        apiKeyId,
-      },
-      deps,
-    ),
-  );
-  return { runId: run.id };
+  // The run row and its job in ONE statement: atomic without a transaction block, one round trip.
+  const now = clock(deps);
+  const runId = uuidv7(now.getTime());
+  const at = now.toISOString();
+  const job = addJobSql(EXECUTE_RUN_TASK, { runId }, { jobKey: runId, maxAttempts: RUN_MAX_ATTEMPTS });
+  await db.$queryRaw`
+    WITH run AS (
+      INSERT INTO "WorkflowRun" ("id", "userId", "projectId", "workflowId", "workflowVersionId", "status",
+        "input", "budgetMicros", "apiKeyId", "maxAttempts", "createdAt", "updatedAt")
+      VALUES (${runId}::uuid, ${args.userId}::uuid, ${found.projectId}::uuid, ${found.id}::uuid,
+        ${found.versionId}::uuid, 'queued'::"RunStatus", ${JSON.stringify(checked.value)}::jsonb,
+        ${budgetMicros === null ? null : budgetMicros.toString()}::bigint, ${apiKeyId}::uuid,
+        ${RUN_MAX_ATTEMPTS}::int, (${at}::timestamptz AT TIME ZONE 'UTC'), (${at}::timestamptz AT TIME ZONE 'UTC'))
+      RETURNING "id"
+    )
+    SELECT (${job}).id::text AS "jobId" FROM run`;
+  return { runId };
+}
+
+type WorkflowForRun = {
+  id: string;
+  projectId: string;
+  name: string;
+  archivedAt: Date | null;
+  latestVersion: number;
+  versionId: string | null;
+  definition: unknown;
+};
+
+/** Versions never change: their parsed definitions are kept (null: the stored JSON no longer fits). */
+const definitions = new Map<string, WorkflowDefinition | null>();
+const MAX_CACHED_DEFINITIONS = 500;
+
+function definitionOf(versionId: string, raw: unknown): WorkflowDefinition | null {
+  const cached = definitions.get(versionId);
+  if (cached !== undefined) return cached;
+  const result = ZWorkflowDefinition.safeParse(raw);
+  const value = result.success ? result.data : null;
+  if (definitions.size >= MAX_CACHED_DEFINITIONS) {
+    const oldest = definitions.keys().next().value;
+    if (oldest !== undefined) definitions.delete(oldest);
+  }
+  definitions.set(versionId, value);
+  return value;
 }
 
 type QueuedRunData = {

@@ -66,6 +66,20 @@ describe("createRun", () => {
     ]);
   });
 
+  it("stamps createdAt from the clock, exactly (the insert is raw SQL)", async () => {
+    const { user, workflow } = await owner();
+    const at = new Date("2026-03-01T23:30:15.123Z");
+    const { runId } = await createRun(
+      { userId: user.id, workflowId: workflow.id, input: { task: "t" } },
+      { db: db(), now: () => at },
+    );
+    const run = await db().workflowRun.findUniqueOrThrow({ where: { id: runId } });
+    expect(run.createdAt.toISOString()).toBe(at.toISOString());
+    expect(run.updatedAt.toISOString()).toBe(at.toISOString());
+    expect(run.budgetMicros).toBeNull();
+    expect(run.apiKeyId).toBeNull();
+  });
+
   it("a failing job insert rolls the run back: neither is written", async () => {
     const { user, workflow } = await owner();
     await db().$executeRawUnsafe(
