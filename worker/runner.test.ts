@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { z } from "zod";
 import { createTestDatabase } from "#tests/setup/database.ts";
 import packageJson from "../package.json" with { type: "json" };
-import { startWorker, type WorkerHandle } from "./runner.ts";
+import { maySweep, startWorker, type WorkerHandle } from "./runner.ts";
 import { createEnqueue, defineRegistry, defineTask } from "./task-kit.ts";
 import { enqueue, probeTask } from "./tasks.ts";
 import { createCapturingLogger, gate, nextEvent, sleep, waitFor } from "./test-helpers.ts";
@@ -195,6 +195,29 @@ describe("graceful stop", () => {
     await next.stop();
     firstRun.open();
     await worker.runner.promise;
+  });
+
+  test("maySweep: only with the sweep on and after two clean beats of its own", () => {
+    const base = { deadAfterMs: 30_000, heartbeatMs: 5_000 };
+    expect(maySweep({ ...base, healthySince: null, now: 100_000 })).toBe(false); // heartbeats failing
+    expect(maySweep({ ...base, healthySince: 100_000, now: 100_000 })).toBe(false); // first beat after an outage
+    expect(maySweep({ ...base, healthySince: 100_000, now: 105_000 })).toBe(false);
+    expect(maySweep({ ...base, healthySince: 100_000, now: 110_000 })).toBe(true);
+    expect(maySweep({ ...base, deadAfterMs: 0, healthySince: 0, now: 110_000 })).toBe(false); // sweep off
+  });
+
+  test("a worker gives the others two beats before it sweeps (their heartbeats may be stale from an outage)", async () => {
+    // B is alive but its row looks silent, as after a database outage longer than deadAfterMs.
+    const b = await start({ heartbeatMs: 150, deadAfterMs: 0 });
+    await database.db.workerProcess.update({
+      where: { id: b.workerId },
+      data: { heartbeatAt: new Date(Date.now() - 60_000) },
+    });
+    const a = await start({ heartbeatMs: 100, deadAfterMs: 450 });
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect((await workerRow(b.workerId))?.stoppedAt).toBeNull();
+    await a.stop();
+    await b.stop();
   });
 
   test("a worker whose row was declared dead stops itself at its next heartbeat", async () => {

@@ -54,6 +54,26 @@ export interface StartWorkerOptions {
   events?: EventWriter;
 }
 
+/**
+ * Whether a worker may sweep for dead workers now: the sweep is on, and its own heartbeats have succeeded
+ * without a miss for two beats (`healthySince`: the first success after the last failure or the start). After
+ * a database outage longer than deadAfterMs every heartbeat in the table is stale; the grace lets the other
+ * workers beat once before anyone is declared dead.
+ */
+export function maySweep({
+  deadAfterMs,
+  heartbeatMs,
+  healthySince,
+  now,
+}: {
+  deadAfterMs: number;
+  heartbeatMs: number;
+  healthySince: number | null;
+  now: number;
+}): boolean {
+  return deadAfterMs > 0 && healthySince !== null && now - healthySince >= 2 * heartbeatMs;
+}
+
 export interface StopResult {
   /**
    * True when every running job finished (results written) before the
@@ -163,11 +183,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   let stopPromise: Promise<StopResult> | undefined;
   let runnerSettled = false;
 
+  /**
+   * Since when this worker's heartbeats have succeeded without a miss (null while they fail). It sweeps only
+   * after two clean beats: when the database comes back from an outage longer than deadAfterMs, every
+   * worker's heartbeat is stale, and the first to reconnect must give the others a beat to show they live.
+   */
+  let healthySince: number | null = null;
   const scheduleHeartbeat = () => {
     if (heartbeatStopped) return;
     heartbeatTimer = setTimeout(async () => {
       try {
         const alive = await beatHeart(db, workerId);
+        healthySince ??= Date.now();
         if (!alive && !heartbeatStopped) {
           logger.error(
             "this worker was declared dead (its WorkerProcess row is stopped) and its jobs were released; stopping",
@@ -177,9 +204,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
         }
       } catch (error) {
         // A database blip: keep going; the sweep tolerates several missed beats.
+        healthySince = null;
         logger.warn({ err: error }, "worker heartbeat failed");
       }
-      if (deadAfterMs > 0 && !heartbeatStopped) {
+      if (!heartbeatStopped && maySweep({ deadAfterMs, heartbeatMs, healthySince, now: Date.now() })) {
         // Every live worker sweeps; the UPDATE … RETURNING in sweepDeadWorkers lets exactly one release each.
         await sweepDeadWorkers({ db, olderThanMs: deadAfterMs, logger }).catch((error: unknown) =>
           logger.warn({ err: error }, "dead-worker sweep failed"),

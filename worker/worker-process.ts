@@ -115,6 +115,11 @@ export async function sweepDeadWorkers({
     const jobs = await tx.$queryRaw<{ id: string }[]>`
       SELECT "id"::text AS "id" FROM graphile_worker.jobs WHERE "locked_by" = ANY(${ids}::text[])`;
     await tx.$executeRaw`SELECT graphile_worker.force_unlock_workers(${ids}::text[])`;
+    if (jobs.length > 0) {
+      // Wake idle workers now (graphile-worker's own channel) rather than at their next poll.
+      const payload = JSON.stringify({ count: jobs.length });
+      await tx.$executeRaw`SELECT pg_notify('jobs:insert', ${payload})`;
+    }
     return { workers, releasedJobIds: jobs.map((j) => j.id) };
   });
   for (const worker of result.workers) {
