@@ -28,9 +28,12 @@ export const test = base.extend<{ externalRequests: string[] }>({
           consoleErrors.push(`${msg.text()} (on ${new URL(page.url()).pathname})`);
         }
       });
-      page.on("pageerror", (error) =>
-        consoleErrors.push(`${error.message} (on ${new URL(page.url()).pathname})`),
-      );
+      page.on("pageerror", (error) => {
+        // The same Monaco bookkeeping error sometimes escapes as an uncaught error from its debounced emitter
+        // (microsoft/monaco-editor#4581, open upstream): tolerated by name only.
+        if (error.message === "AbstractContextKeyService has been disposed") return;
+        consoleErrors.push(`${error.message} (on ${new URL(page.url()).pathname})`);
+      });
       await use(external);
       expect(external, "requests to outside the machine").toEqual([]);
       expect(consoleErrors, "browser console errors").toEqual([]);
