@@ -19,6 +19,8 @@ export type ScriptStep =
       /** streamed before the calls */
       text?: string;
       chunkDelayMs?: number;
+      /** override the computed usage */
+      usage?: { input?: number; output?: number };
     }
   | { status: 400 | 401 | 404 | 429 | 500 | 503 | 529; retryAfter?: number; message?: string }
   | { stall: "before-headers" | "after-first-chunk" }
@@ -231,11 +233,14 @@ export function planStep(step: ScriptStep, conversation: Conversation, context: 
   }
   if ("toolCalls" in step) {
     const toolCalls = step.toolCalls.map((call) => planToolCall(call, context));
-    return completion(conversation, splitWords(step.text ?? ""), {
+    const plan = completion(conversation, splitWords(step.text ?? ""), {
       toolCalls,
       finish: "tool_calls",
       delayMs: step.chunkDelayMs,
     });
+    if (step.usage?.input !== undefined) plan.inputTokens = step.usage.input;
+    if (step.usage?.output !== undefined) plan.outputTokens = step.usage.output;
+    return plan;
   }
   if ("status" in step) return errorPlan(step.status, step.message, step.retryAfter);
   if ("stall" in step) {
@@ -418,6 +423,13 @@ function afterChunks(value: unknown, what: string): void {
   if (value.afterChunks < 0) throw new Error(`${what}.afterChunks must be ≥ 0`);
 }
 
+function checkUsage(usage: unknown): void {
+  if (usage === undefined) return;
+  if (!isRecord(usage)) throw new Error("usage must be an object");
+  optionalNumber(usage.input, "usage.input", 0);
+  optionalNumber(usage.output, "usage.output", 0);
+}
+
 /** Checks that `value` is a ScriptStep; throws an Error with a clear message otherwise. */
 export function parseScriptStep(value: unknown): ScriptStep {
   if (!isRecord(value)) throw new Error("a script step must be an object");
@@ -426,11 +438,7 @@ export function parseScriptStep(value: unknown): ScriptStep {
     if (value.chunks !== undefined && (!Number.isInteger(value.chunks) || (value.chunks as number) < 1))
       throw new Error("chunks must be an integer ≥ 1");
     optionalNumber(value.chunkDelayMs, "chunkDelayMs", 0);
-    if (value.usage !== undefined) {
-      if (!isRecord(value.usage)) throw new Error("usage must be an object");
-      optionalNumber(value.usage.input, "usage.input", 0);
-      optionalNumber(value.usage.output, "usage.output", 0);
-    }
+    checkUsage(value.usage);
     if (value.finish !== undefined && value.finish !== "stop" && value.finish !== "length")
       throw new Error('finish must be "stop" or "length"');
     return value as ScriptStep;
@@ -446,6 +454,7 @@ export function parseScriptStep(value: unknown): ScriptStep {
     }
     if (value.text !== undefined && typeof value.text !== "string") throw new Error("text must be a string");
     optionalNumber(value.chunkDelayMs, "chunkDelayMs", 0);
+    checkUsage(value.usage);
     return value as ScriptStep;
   }
   if ("status" in value) {
