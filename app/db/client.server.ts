@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { Prisma, PrismaClient } from "#app/generated/prisma/client.ts";
@@ -31,6 +32,26 @@ export type CreatePrismaClientOptions = {
 };
 
 /**
+ * Raw SQL that starts with this comment (`db.$queryRaw\`/* prepared *\/ SELECT …\``) runs as a named
+ * prepared statement: each connection parses it once, and PostgreSQL may keep its plan (a generic plan after
+ * five executions), instead of parsing and planning it on every call. For the hot, fixed-shape statements of
+ * the run pipeline only: each distinct text stays prepared on every pooled connection for its lifetime.
+ */
+export const PREPARED = "/* prepared */";
+
+const statementNames = new Map<string, string>();
+/** The prepared statement name of `sql` (from its text), or "" (unnamed: parsed each time). */
+function statementName(sql: string): string {
+  if (!sql.startsWith(PREPARED)) return "";
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `agentry_${createHash("sha1").update(sql).digest("hex").slice(0, 24)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
+/**
  * A Prisma client on its own `pg` pool, through `@prisma/adapter-pg` (Prisma 7 has no built-in
  * driver). Call `$disconnect()` to close the pool.
  *
@@ -60,6 +81,9 @@ export function createPrismaClient({
   // An idle connection dropped by the server (restart, idle timeout) must not crash the process;
   // the pool discards it and the next query opens a new one.
   pool.on("error", () => {});
-  const adapter = new PrismaPg(pool, { disposeExternalPool: true });
+  const adapter = new PrismaPg(pool, {
+    disposeExternalPool: true,
+    statementNameGenerator: (query) => statementName(query.sql),
+  });
   return new PrismaClient({ adapter, log });
 }

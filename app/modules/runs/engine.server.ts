@@ -15,7 +15,7 @@
  * checkpoint and usage); the run's end (row, totals) is written in the event writer's flush transaction with
  * its last events and its terminal status event (`EventWriter.finishRun`).
  */
-import { type Db, type DbOrTx, Prisma } from "#app/db/client.server.ts";
+import { type Db, type DbTx, Prisma } from "#app/db/client.server.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
 import { uuidv7 } from "#app/lib/uuid.ts";
 import type { ChatMessage, ChatRequest } from "#app/modules/ai/ai.types.ts";
@@ -194,45 +194,80 @@ const stepError = (failure: StepFailure) => ({ code: failure.code, message: fail
 type Usage = { tokensIn: number; tokensOut: number; costMicros: bigint };
 const NO_USAGE: Usage = { tokensIn: 0, tokensOut: 0, costMicros: 0n };
 
+/** How a run ends: its row's final update (unless the run already left `from`) and the events that go with it. */
+type RunEnd = {
+  runId: string;
+  status: "succeeded" | "failed" | "cancelled" | "dead";
+  from: ReadonlyArray<"queued" | "running">;
+  at: Date;
+  /** For the duration; none: the duration is left unset. */
+  startedAt?: Date;
+  /** Written only when given. */
+  output?: unknown;
+  /** Written only when given. */
+  error?: unknown;
+  /** Sum the run's AiCalls into its totals. */
+  totals: boolean;
+  /** Stored (after the run's buffered ones) only when the row was updated. */
+  events: RunEventInput[];
+  /** Set by `endRuns`: whether the row was updated. */
+  ended?: boolean;
+};
+
 /**
- * End a run row as `status` unless it already left `from`, with its totals summed from its AiCalls in the
- * same statement. `output`/`error` are written only when given. Returns whether the row was updated.
+ * End the rows of runs ending in the same event flush, in ONE statement: each as its `status` unless it already
+ * left its `from`, with its totals summed from its AiCalls when asked. Returns each run's events (none when its
+ * row was not updated). A run named twice (two endings in one flush) is ended by its first, then its second.
  */
-async function endRunRow(
-  db: DbOrTx,
-  runId: string,
-  end: {
-    status: "succeeded" | "failed" | "cancelled" | "dead";
-    from: ReadonlyArray<"queued" | "running">;
-    at: Date;
-    /** For the duration; none: the duration is left unset. */
-    startedAt?: Date;
-    output?: unknown;
-    error?: unknown;
-    totals: boolean;
-  },
-): Promise<boolean> {
-  const sets: Prisma.Sql[] = [
-    Prisma.sql`"status" = ${end.status}::"RunStatus"`,
-    Prisma.sql`"finishedAt" = ${end.at}`,
-    Prisma.sql`"updatedAt" = ${end.at}`,
-  ];
-  if (end.output !== undefined) sets.push(Prisma.sql`"output" = ${jsonb(end.output)}`);
-  if (end.error !== undefined) sets.push(Prisma.sql`"error" = ${jsonb(end.error)}`);
-  if (end.startedAt) {
-    sets.push(Prisma.sql`"durationMs" = ${Math.max(0, end.at.getTime() - end.startedAt.getTime())}`);
+async function endRuns(tx: DbTx, ends: RunEnd[]): Promise<RunEventInput[][]> {
+  let rest = ends;
+  while (rest.length > 0) {
+    const seen = new Set<string>();
+    const now: RunEnd[] = [];
+    const later: RunEnd[] = [];
+    for (const end of rest) {
+      if (seen.has(end.runId)) later.push(end);
+      else {
+        seen.add(end.runId);
+        now.push(end);
+      }
+    }
+    const rows = await tx.$queryRaw<Array<{ id: string }>>`/* prepared */
+      UPDATE "WorkflowRun" AS r SET
+        "status" = e.status::"RunStatus",
+        "finishedAt" = e.at AT TIME ZONE 'UTC',
+        "updatedAt" = e.at AT TIME ZONE 'UTC',
+        "output" = CASE WHEN e.set_output THEN e.output ELSE r."output" END,
+        "error" = CASE WHEN e.set_error THEN e.error ELSE r."error" END,
+        "durationMs" = COALESCE(e.duration, r."durationMs"),
+        "tokensIn" = CASE WHEN e.totals THEN t.tokens_in ELSE r."tokensIn" END,
+        "tokensOut" = CASE WHEN e.totals THEN t.tokens_out ELSE r."tokensOut" END,
+        "costMicros" = CASE WHEN e.totals THEN t.cost ELSE r."costMicros" END
+      FROM unnest(${now.map((e) => e.runId)}::uuid[], ${now.map((e) => e.status)}::text[],
+                  ${now.map((e) => e.from.join(","))}::text[], ${now.map((e) => e.at.toISOString())}::timestamptz[],
+                  ${now.map((e) => e.output !== undefined)}::bool[],
+                  ${now.map((e) => JSON.stringify(e.output ?? null))}::jsonb[],
+                  ${now.map((e) => e.error !== undefined)}::bool[],
+                  ${now.map((e) => JSON.stringify(e.error ?? null))}::jsonb[],
+                  ${now.map((e) => (e.startedAt ? Math.max(0, e.at.getTime() - e.startedAt.getTime()) : null))}::int[],
+                  ${now.map((e) => e.totals)}::bool[])
+           AS e(id, status, "from", at, set_output, output, set_error, error, duration, totals)
+      CROSS JOIN LATERAL (
+        SELECT COALESCE(SUM(c."tokensIn"), 0)::int AS tokens_in, COALESCE(SUM(c."tokensOut"), 0)::int AS tokens_out,
+               COALESCE(SUM(c."costMicros"), 0)::bigint AS cost
+        FROM "AiCall" AS c WHERE e.totals AND c."runId" = e.id
+      ) AS t
+      WHERE r."id" = e.id AND r."status"::text = ANY(string_to_array(e."from", ','))
+      RETURNING r."id"::text AS "id"`;
+    const updated = new Set(rows.map((row) => row.id));
+    for (const end of now) end.ended = updated.has(end.runId);
+    rest = later;
   }
-  if (end.totals) {
-    sets.push(Prisma.sql`("tokensIn", "tokensOut", "costMicros") = (
-      SELECT COALESCE(SUM(c."tokensIn"), 0)::int, COALESCE(SUM(c."tokensOut"), 0)::int,
-             COALESCE(SUM(c."costMicros"), 0)::bigint
-      FROM "AiCall" AS c WHERE c."runId" = r."id")`);
-  }
-  const updated = await db.$executeRaw`
-    UPDATE "WorkflowRun" AS r SET ${Prisma.join(sets, ", ")}
-    WHERE r."id" = ${runId}::uuid AND r."status"::text = ANY(${[...end.from]}::text[])`;
-  return updated > 0;
+  return ends.map((end) => (end.ended ? end.events : []));
 }
+
+/** `finishRun`'s way to end a run: batched with the other runs ending in the same flush. */
+const ending = (end: RunEnd) => ({ batch: endRuns, item: end });
 
 /**
  * End a step row as `status` with its usage (the sum of its AiCalls, when its type calls models) in one
@@ -262,7 +297,7 @@ async function endStepRow(
              COALESCE(SUM(c."costMicros"), 0)::bigint
       FROM "AiCall" AS c WHERE c."stepRunId" = s."id")`);
   }
-  const rows = await db.$queryRaw<Usage[]>`
+  const rows = await db.$queryRaw<Usage[]>`/* prepared */
     UPDATE "StepRun" AS s SET ${Prisma.join(sets, ", ")}
     WHERE s."id" = ${stepRunId}::uuid
     RETURNING s."tokensIn", s."tokensOut", s."costMicros"`;
@@ -282,12 +317,17 @@ export async function markRunDead(
   const run = await deps.db.workflowRun.findUnique({ where: { id: runId }, select: { userId: true } });
   if (!run) return false;
   const error = { code: "ATTEMPTS_EXHAUSTED", message: reason };
-  let ended = false;
-  await deps.events.finishRun({ id: runId, userId: run.userId }, async (tx) => {
-    ended = await endRunRow(tx, runId, { status: "dead", from: RUN_ACTIVE, at, error, totals: false });
-    return ended ? [{ type: "status", data: { status: "dead", error } }] : [];
-  });
-  return ended;
+  const end: RunEnd = {
+    runId,
+    status: "dead",
+    from: RUN_ACTIVE,
+    at,
+    error,
+    totals: false,
+    events: [{ type: "status", data: { status: "dead", error } }],
+  };
+  await deps.events.finishRun({ id: runId, userId: run.userId }, ending(end));
+  return end.ended === true;
 }
 
 /**
@@ -332,7 +372,7 @@ type ClaimedRun = {
  * executing it needs (pinned definition, project name, checkpoints), in ONE statement. Null: not claimed.
  */
 async function claimRun(db: Db, runId: string, workerId: string, at: Date): Promise<ClaimedRun | null> {
-  const rows = await db.$queryRaw<ClaimedRun[]>`
+  const rows = await db.$queryRaw<ClaimedRun[]>`/* prepared */
     WITH claimed AS (
       UPDATE "WorkflowRun"
       SET "status" = 'running', "startedAt" = COALESCE("startedAt", ${at}), "workerId" = ${workerId}::uuid,
@@ -368,16 +408,18 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
     }
     if (isTerminalStatus(current.status) || !current.cancelRequestedAt) return "skipped";
     const startedAt = current.startedAt ?? current.createdAt;
-    await events.finishRun({ id: runId, userId: current.userId }, async (tx) => {
-      const ended = await endRunRow(tx, runId, {
+    await events.finishRun(
+      { id: runId, userId: current.userId },
+      ending({
+        runId,
         status: "cancelled",
         from: RUN_ACTIVE,
         at: now(),
         startedAt,
         totals: true,
-      });
-      return ended ? [{ type: "status", data: { status: "cancelled" } }] : [];
-    });
+        events: [{ type: "status", data: { status: "cancelled" } }],
+      }),
+    );
     return "cancelled";
   }
   const ref: RunRef = { id: run.id, userId: run.userId };
@@ -397,7 +439,7 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
     try {
       // Only while the run is still ours: when this worker was presumed dead and the run handed to another,
       // the update matches nothing and this execution stops without writing anything further.
-      const rows = await db.$queryRaw<Array<{ cancelRequestedAt: Date | null }>>`
+      const rows = await db.$queryRaw<Array<{ cancelRequestedAt: Date | null }>>`/* prepared */
         UPDATE "WorkflowRun" SET "heartbeatAt" = ${now()}
         WHERE "id" = ${runId}::uuid AND "workerId" = ${deps.workerId}::uuid
         RETURNING "cancelRequestedAt"`;
@@ -480,7 +522,7 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
       const written = outcome ? now() : null;
       // The step's row (a retried step counts one more attempt), unless a cancel arrived between two beats:
       // the check and the write are one statement, so the run stops before the step starts.
-      const [started] = await db.$queryRaw<Array<{ id: string | null; cancelled: boolean }>>`
+      const [started] = await db.$queryRaw<Array<{ id: string | null; cancelled: boolean }>>`/* prepared */
         WITH cancel AS (
           SELECT "cancelRequestedAt" IS NOT NULL AS requested FROM "WorkflowRun" WHERE "id" = ${runId}::uuid
         ), started AS (
@@ -569,8 +611,10 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
     }
 
     // The run's end, its last events and its terminal status event: one transaction (the events' flush).
-    await events.finishRun(ref, async (tx) => {
-      const ended = await endRunRow(tx, runId, {
+    await events.finishRun(
+      ref,
+      ending({
+        runId,
         status: "succeeded",
         from: ["running"],
         at: now(),
@@ -578,9 +622,9 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
         output: lastOutput,
         error: null,
         totals: true,
-      });
-      return ended ? [{ type: "status", data: { status: "succeeded" } }] : [];
-    });
+        events: [{ type: "status", data: { status: "succeeded" } }],
+      }),
+    );
     return "succeeded";
   } finally {
     clearInterval(timer);
@@ -690,21 +734,22 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
       });
     }
     const runError = step ? { ...error, stepId: step.step.id } : error;
-    await events.finishRun(ref, async (tx) => {
-      const ended = await endRunRow(tx, runId, {
+    await events.finishRun(
+      ref,
+      ending({
+        runId,
         status: "failed",
         from: ["running"],
         at: now(),
         startedAt,
         error: runError,
         totals: true,
-      });
-      if (!ended) return [];
-      return [
-        { type: "error", stepId: step?.step.id, data: runError },
-        { type: "status", data: { status: "failed", error: runError } },
-      ];
-    });
+        events: [
+          { type: "error", stepId: step?.step.id, data: runError },
+          { type: "status", data: { status: "failed", error: runError } },
+        ],
+      }),
+    );
     logger.info({ runId, code: failure.code, stepId: step?.step.id }, "run failed");
     return "failed";
   }
@@ -736,16 +781,18 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
         },
       });
     }
-    await events.finishRun(ref, async (tx) => {
-      const ended = await endRunRow(tx, runId, {
+    await events.finishRun(
+      ref,
+      ending({
+        runId,
         status: "cancelled",
         from: ["running"],
         at: now(),
         startedAt,
         totals: true,
-      });
-      return ended ? [{ type: "status", data: { status: "cancelled" } }] : [];
-    });
+        events: [{ type: "status", data: { status: "cancelled" } }],
+      }),
+    );
     return "cancelled";
   }
 }

@@ -9,7 +9,13 @@ import { type AiRuntime, createTestAiRuntime } from "#tests/setup/ai.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
 import { startWorker, type WorkerHandle } from "#worker/index.ts";
 import { waitFor } from "#worker/test-helpers.ts";
-import { checkJsonSchema, type EngineDeps, executeRun, parseJsonOutput } from "./engine.server.ts";
+import {
+  checkJsonSchema,
+  type EngineDeps,
+  executeRun,
+  markRunDead,
+  parseJsonOutput,
+} from "./engine.server.ts";
 import { createEventWriter, type EventWriter } from "./events.server.ts";
 import { cancelRun, createRun } from "./runs.server.ts";
 
@@ -451,6 +457,48 @@ describe("executeRun", () => {
     expect(run).toMatchObject({ status: "running", workerId: other, error: null, finishedAt: null });
     const step = await db().stepRun.findFirstOrThrow({ where: { runId } });
     expect(step.status).toBe("running");
+  });
+
+  it("runs ending in the same flush are ended together, each with its own end; two endings of one run: the first wins", async () => {
+    const slow = createEventWriter({ db: database.db, flushIntervalMs: 60_000, logger });
+    try {
+      const runs = await Promise.all(
+        ["a", "b", "c", "d"].map((task) =>
+          queuedRun(
+            {
+              inputs: { task: { type: "string" } },
+              steps: [{ id: "echo", type: "transform", template: "{{inputs.task}}!" }],
+            },
+            { task },
+          ),
+        ),
+      );
+      const outcomes = await Promise.all(runs.map(({ runId }) => executeRun(runId, deps({ events: slow }))));
+      expect(outcomes).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
+      for (const [i, { runId }] of runs.entries()) {
+        const run = await db().workflowRun.findUniqueOrThrow({ where: { id: runId } });
+        expect([run.status, run.output, run.error]).toEqual(["succeeded", `${"abcd"[i]}!`, null]);
+        expect(run.durationMs).toBeGreaterThanOrEqual(0);
+        expect(run.finishedAt).not.toBeNull();
+        const rows = await eventsOf(runId);
+        expect(rows.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+        expect(rows.at(-1)?.data).toEqual({ status: "succeeded" });
+        expect(await db().notification.count({ where: { runId } })).toBe(1);
+      }
+      // Two endings of one run in one flush (a dead-worker sweep and the last attempt, say): one takes effect.
+      const { runId } = await queuedRun({ steps: [{ id: "t", type: "transform", template: "x" }] });
+      const ended = await Promise.all([
+        markRunDead(runId, "first", { db: db(), events: slow }),
+        markRunDead(runId, "second", { db: db(), events: slow }),
+      ]);
+      expect(ended.filter(Boolean)).toHaveLength(1);
+      const run = await db().workflowRun.findUniqueOrThrow({ where: { id: runId } });
+      expect(run.status).toBe("dead");
+      expect((await eventsOf(runId)).map((e) => e.data)).toEqual([{ status: "dead", error: run.error }]);
+      expect(await db().notification.count({ where: { runId } })).toBe(1);
+    } finally {
+      await slow.close();
+    }
   });
 
   it("the last attempt interrupted ends the run dead with the reason", async () => {

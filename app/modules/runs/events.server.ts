@@ -17,6 +17,8 @@
  *
  * `finishRun()` ends a run inside the next flush, then a transaction: the run's final row update, its last
  * buffered events and its terminal status event commit together (and share the flush's NOTIFY), or none do.
+ * A batched finisher (`{ batch, item }`) ends every run of the flush that uses the same `batch` in ONE call,
+ * so runs ending together cost one statement, not one each.
  */
 import type { Db, DbOrTx, DbTx } from "#app/db/client.server.ts";
 import { Prisma } from "#app/db/client.server.ts";
@@ -60,13 +62,19 @@ export type EventWriter = {
    * terminal status event are written together, or (the promise rejects) not at all: `finish`'s writes roll
    * back and its events are dropped, while the buffered events stay buffered for the next flush.
    */
-  finishRun(
-    run: { id: string; userId: string },
-    finish: (tx: DbTx) => Promise<RunEventInput[]>,
-  ): Promise<void>;
+  finishRun<T>(run: { id: string; userId: string }, finish: Finish<T>): Promise<void>;
   /** Flush and stop the timer; later appends are dropped with a warning. */
   close(): Promise<void>;
 };
+
+/**
+ * How `finishRun` ends a run in the flush's transaction: a function of the transaction, or a batched finisher:
+ * `batch(tx, items)` is called once per flush with the `item`s of all the runs ending with it (in run id
+ * order) and returns each item's events (same order).
+ */
+export type Finish<T = unknown> =
+  | ((tx: DbTx) => Promise<RunEventInput[]>)
+  | { batch: (tx: DbTx, items: T[]) => Promise<RunEventInput[][]>; item: T };
 
 type Pending = { type: RunEventType; stepId: string | null; data: unknown; createdAt: Date };
 type RunBuffer = { runId: string; userId: string; events: Pending[] };
@@ -96,7 +104,7 @@ type Finisher = {
   key: string;
   runId: string;
   userId: string;
-  finish: (tx: DbTx) => Promise<RunEventInput[]>;
+  finish: Finish;
 };
 
 /** A buffered, batching writer of run events. One per process is enough (it serves every run). */
@@ -151,17 +159,37 @@ export function createEventWriter({
           // update theirs: writers sharing runs cannot deadlock.
           const runIds = [...new Set([...runs.values()].map((run) => run.runId))].sort();
           if (runIds.length > 1) {
-            await tx.$queryRaw`
+            await tx.$queryRaw`/* prepared */
               SELECT 1 FROM "WorkflowRun" WHERE id = ANY(${runIds}::uuid[]) ORDER BY id FOR UPDATE`;
+          }
+          const keys = [...runs.keys()].sort();
+          // Batched finishers first: one call per batch function, with its items in run order.
+          const returned = new Map<Finisher, RunEventInput[]>();
+          const batches = new Map<(tx: DbTx, items: unknown[]) => Promise<RunEventInput[][]>, Finisher[]>();
+          for (const key of keys) {
+            for (const finisher of endingByKey.get(key) ?? []) {
+              if (typeof finisher.finish === "function") continue;
+              const group = batches.get(finisher.finish.batch) ?? [];
+              group.push(finisher);
+              batches.set(finisher.finish.batch, group);
+            }
+          }
+          for (const [run, group] of batches) {
+            const out = await run(
+              tx,
+              group.map((f) => (f.finish as { item: unknown }).item),
+            );
+            for (const [i, finisher] of group.entries()) returned.set(finisher, out[i] ?? []);
           }
           // Each run's buffered events, then those its finishers return (not coalesced into the buffered
           // ones, which a failed flush puts back untouched).
           const all = new Map<string, RunBuffer>();
-          for (const key of [...runs.keys()].sort()) {
+          for (const key of keys) {
             const { runId, userId } = runs.get(key)!;
             let events = batch.get(key)?.events ?? [];
             for (const finisher of endingByKey.get(key) ?? []) {
-              const more = await finisher.finish(tx);
+              const more =
+                typeof finisher.finish === "function" ? await finisher.finish(tx) : returned.get(finisher)!;
               if (more.length > 0) events = [...events, ...more.map(toPending)];
             }
             if (events.length > 0) all.set(key, { runId, userId, events });
@@ -232,7 +260,7 @@ export function createEventWriter({
       });
     }
     if (ids.length === 0) return { dropped: [] };
-    const rows = await client.$queryRaw<Array<{ id: string; userId: string }>>`
+    const rows = await client.$queryRaw<Array<{ id: string; userId: string }>>`/* prepared */
       WITH b AS (
         SELECT * FROM unnest(${ids}::uuid[], ${owners}::uuid[], ${counts}::int[]) AS b(id, owner, n)
       ), locked AS MATERIALIZED (
@@ -303,7 +331,12 @@ export function createEventWriter({
     },
     flush,
     finishRun(run, finish) {
-      finishers.push({ key: keyOf(run.id, run.userId), runId: run.id, userId: run.userId, finish });
+      finishers.push({
+        key: keyOf(run.id, run.userId),
+        runId: run.id,
+        userId: run.userId,
+        finish: finish as Finish,
+      });
       return flush();
     },
     async close() {

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type Db, RunStatus } from "#app/db/client.server.ts";
+import { type Db, type DbTx, RunStatus } from "#app/db/client.server.ts";
 import { createProject, createRun, createUser, createWorkflow } from "#tests/factories/index.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
 import { createEventHub, type EventHub } from "./event-hub.server.ts";
@@ -336,6 +336,37 @@ describe("createEventWriter", () => {
     await vi.waitFor(() => expect(payloads.length).toBeGreaterThan(0));
     const runs = payloads.map((p) => (JSON.parse(p) as { runs: Record<string, number> }).runs);
     expect(runs.filter((r) => Object.keys(r).length > 0)).toEqual([{ [run.id]: 3, [other.id]: 1 }]);
+  });
+
+  it("batched finishers: the runs ending in one flush share one call, in run order; each run's events follow its own", async () => {
+    const runs = [await newRun(), await newRun(), await newRun()];
+    const w = writer({ flushIntervalMs: 60_000 });
+    for (const run of runs) w.append(run, { type: "status", data: { status: "running" } });
+    const calls: string[][] = [];
+    const batch = async (tx: DbTx, items: Array<{ id: string; end: boolean }>) => {
+      calls.push(items.map((item) => item.id));
+      const ids = items.filter((item) => item.end).map((item) => item.id);
+      await tx.workflowRun.updateMany({ where: { id: { in: ids } }, data: { status: "succeeded" } });
+      return items.map((item) =>
+        item.end ? [{ type: "status" as const, data: { status: "succeeded" as const } }] : [],
+      );
+    };
+    // Finished in reverse order, all before the flush starts: one flush, one call.
+    await Promise.all(
+      [...runs].reverse().map((run, i) => w.finishRun(run, { batch, item: { id: run.id, end: i !== 1 } })),
+    );
+    expect(calls).toEqual([runs.map((run) => run.id).sort()]);
+    for (const [i, run] of [...runs].reverse().entries()) {
+      const events = await readEvents(database.db, { runId: run.id, userId: run.userId });
+      const row = await database.db.workflowRun.findUniqueOrThrow({ where: { id: run.id } });
+      if (i === 1) {
+        expect(events.map((e) => e.data)).toEqual([{ status: "running" }]);
+        expect(row.status).toBe("queued");
+      } else {
+        expect(events.map((e) => e.data)).toEqual([{ status: "running" }, { status: "succeeded" }]);
+        expect(row.status).toBe("succeeded");
+      }
+    }
   });
 
   it("finishRun: when the transaction fails nothing of it is written; the buffered events are kept", async () => {

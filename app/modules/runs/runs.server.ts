@@ -190,7 +190,7 @@ export async function createRun(args: CreateRunArgs, deps: RunsDeps): Promise<{ 
     budgetUsd: args.budgetUsd,
   });
   // The workflow and the version to run, in one round trip.
-  const [found] = await db.$queryRaw<WorkflowForRun[]>`
+  const [found] = await db.$queryRaw<WorkflowForRun[]>`/* prepared */
     SELECT w."id", w."projectId", w."name", w."archivedAt", w."latestVersion",
            v."id" AS "versionId", v."definition"
     FROM "AIWorkflow" w
@@ -225,11 +225,14 @@ export async function createRun(args: CreateRunArgs, deps: RunsDeps): Promise<{ 
   const apiKeyId = args.apiKeyId && isUuid(args.apiKeyId) ? args.apiKeyId : null;
 
   // The run row and its job in ONE statement: atomic without a transaction block, one round trip.
+  // graphile-worker's add_jobs plans its three inner statements afresh at every call (their parameter is an
+  // array, so PostgreSQL keeps choosing custom plans): its generic plans, forced for this statement's
+  // transaction only (`set_config(…, true)`, scanned before add_job is called), save that planning.
   const now = clock(deps);
   const runId = uuidv7(now.getTime());
   const at = now.toISOString();
   const job = addJobSql(EXECUTE_RUN_TASK, { runId }, { jobKey: runId, maxAttempts: RUN_MAX_ATTEMPTS });
-  await db.$queryRaw`
+  await db.$queryRaw`/* prepared */
     WITH run AS (
       INSERT INTO "WorkflowRun" ("id", "userId", "projectId", "workflowId", "workflowVersionId", "status",
         "input", "budgetMicros", "apiKeyId", "maxAttempts", "createdAt", "updatedAt")
@@ -239,7 +242,8 @@ export async function createRun(args: CreateRunArgs, deps: RunsDeps): Promise<{ 
         ${RUN_MAX_ATTEMPTS}::int, (${at}::timestamptz AT TIME ZONE 'UTC'), (${at}::timestamptz AT TIME ZONE 'UTC'))
       RETURNING "id"
     )
-    SELECT (${job}).id::text AS "jobId" FROM run`;
+    SELECT (${job}).id::text AS "jobId"
+    FROM run, (SELECT set_config('plan_cache_mode', 'force_generic_plan', true)) AS generic`;
   return { runId };
 }
 

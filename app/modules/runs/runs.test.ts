@@ -1,6 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Prisma } from "#app/db/client.server.ts";
+import { createPrismaClient, type Prisma } from "#app/db/client.server.ts";
 import type { Scope } from "#app/modules/auth/auth.types.ts";
 import { createCallerFactory } from "#app/trpc/init.server.ts";
 import { createProject, createUser, createWorkflow } from "#tests/factories/index.ts";
@@ -64,6 +64,26 @@ describe("createRun", () => {
     expect(await jobsFor(runId)).toEqual([
       { task_identifier: "runs.execute", payload: { runId }, max_attempts: 3 },
     ]);
+  });
+
+  it("forces generic plans for its own statement only: the connection's plan_cache_mode is left as it was", async () => {
+    const { user, workflow } = await owner();
+    const single = createPrismaClient({ connectionString: database.url, max: 1 });
+    try {
+      for (let i = 0; i < 7; i++) {
+        await createRun(
+          { userId: user.id, workflowId: workflow.id, input: { task: `t${i}` } },
+          { db: single },
+        );
+      }
+      const [mode] = await single.$queryRaw<
+        Array<{ mode: string }>
+      >`SELECT current_setting('plan_cache_mode') AS mode`;
+      expect(mode?.mode).toBe("auto");
+      expect(await single.workflowRun.count({ where: { userId: user.id } })).toBe(7);
+    } finally {
+      await single.$disconnect();
+    }
   });
 
   it("stamps createdAt from the clock, exactly (the insert is raw SQL)", async () => {
