@@ -140,6 +140,14 @@ export const ZEnv = z.object({
    */
   AGENTRY_ENCRYPTION_KEY: optionalString,
   AGENTRY_ENCRYPTION_KEY_PREVIOUS: optionalString,
+  /**
+   * Run sandboxed commands (workflow `command` steps, the agent's run_command) WITHOUT isolation when
+   * bubblewrap is missing or unusable. Local development only: the UI shows a warning banner. Default false:
+   * such commands are refused.
+   */
+  AGENTRY_UNSAFE_NO_SANDBOX: booleanish.default(false),
+  /** Where runs get their private copy of the project's files. Default AGENTRY_DATA_DIR/workspaces. */
+  AGENTRY_WORKSPACES_DIR: optionalString,
   /** Seconds web and worker get to finish in-flight work on SIGTERM before they are stopped hard. */
   SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(25),
 });

@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { type CronItem, parseCronItems, type Runner, run, type WorkerEvents } from "graphile-worker";
 import type { PrismaClient } from "#app/generated/prisma/client.ts";
 import type { AiRuntime } from "#app/modules/ai/runtime.server.ts";
+import type { RunSandbox } from "#app/modules/runs/engine.server.ts";
 import { createEventWriter, type EventWriter } from "#app/modules/runs/events.server.ts";
 import packageJson from "../package.json" with { type: "json" };
 import { toGraphileLogger, type WorkerLogger } from "./logger.ts";
@@ -52,6 +53,8 @@ export interface StartWorkerOptions {
    * absent and `ai` is given, the worker makes one on `db` and closes it when it stops.
    */
   events?: EventWriter;
+  /** Sandbox settings for workflow `command` steps; absent: such steps fail with SANDBOX_UNAVAILABLE. */
+  sandbox?: RunSandbox;
 }
 
 /**
@@ -124,7 +127,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   if (!(heartbeatMs > 0)) throw new Error("heartbeatMs must be positive");
   const logger = options.logger.child({ workerId });
   const ownEvents = !options.events && options.ai ? createEventWriter({ db, logger }) : undefined;
-  const services = { ai: options.ai, events: options.events ?? ownEvents };
+  const services = { ai: options.ai, events: options.events ?? ownEvents, sandbox: options.sandbox };
 
   await registerWorkerProcess(db, {
     id: workerId,

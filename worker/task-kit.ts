@@ -2,6 +2,7 @@ import type { JobHelpers, Task, TaskList } from "graphile-worker";
 import { z } from "zod";
 import { Prisma, type PrismaClient } from "#app/generated/prisma/client.ts";
 import type { AiRuntime } from "#app/modules/ai/runtime.server.ts";
+import type { RunSandbox } from "#app/modules/runs/engine.server.ts";
 import type { EventWriter } from "#app/modules/runs/events.server.ts";
 import type { WorkerLogger } from "./logger.ts";
 
@@ -26,6 +27,8 @@ export interface TaskServices {
   ai?: AiRuntime;
   /** The process's batching writer of run events. */
   events?: EventWriter;
+  /** Where and how sandboxed commands run (workflow `command` steps). Absent: they are refused. */
+  sandbox?: RunSandbox;
 }
 
 /** What a task's `run` receives besides its parsed payload. */

@@ -65,7 +65,7 @@ export const executeRunTask = defineTask({
   payload: z.object({ runId: z.uuid() }),
   maxAttempts: 3,
   async run({ runId }, { db, logger, workerId, signal, services, job }) {
-    const { ai, events } = services;
+    const { ai, events, sandbox } = services;
     if (!ai || !events) {
       throw new Error(
         "this worker was started without the AI runtime and a run-event writer (startWorker({ ai, events })); it cannot execute runs",
@@ -78,6 +78,7 @@ export const executeRunTask = defineTask({
       logger,
       workerId,
       signal,
+      sandbox,
       lastAttempt: job.attempts >= job.maxAttempts,
     });
     logger.info({ runId, outcome }, "run executed");

@@ -132,7 +132,13 @@ function RunView({ run, plan, project }: Data) {
   const current = view.steps.find((step) => step.stepId === view.currentStepId);
   // A model reports usage when its call ends; until then, estimate what is streaming (~4 characters a token).
   const streamingTokens = view.steps
-    .filter((step) => step.status === "running" && step.usage.tokensOut === 0 && step.text !== "")
+    .filter(
+      (step) =>
+        (step.type === "llm" || step.type === "agent") &&
+        step.status === "running" &&
+        step.usage.tokensOut === 0 &&
+        step.text !== "",
+    )
     .reduce((sum, step) => sum + Math.ceil(step.text.length / 4), 0);
   const workflowUrl = `/projects/${run.projectId}/workflows/${run.workflowId}`;
 

@@ -19,6 +19,7 @@ import {
 import { type AuthConfig, createAuthRuntime } from "#app/modules/auth/runtime.server.ts";
 import { createEventHub } from "#app/modules/runs/event-hub.server.ts";
 import { createEventWriter } from "#app/modules/runs/events.server.ts";
+import { detectSandbox } from "#app/modules/sandbox/index.server.ts";
 import { loadOrCreateLocalSecrets } from "#app/platform/local-secrets.server.ts";
 import { startMockLlm } from "#tests/mocks/llm/server.ts";
 import { startWorker } from "#worker/index.ts";
@@ -132,7 +133,22 @@ export async function startAgentry({
       // worker has stopped, so the last events of interrupted runs are written.
       const runEvents = createEventWriter({ db, logger: logger.child({ component: "run-events" }) });
       stack.push({ name: "run event writer", stop: () => runEvents.close() });
+      // Commands (workflow `command` steps) run in bubblewrap; the app and its data are never mounted.
+      const sandboxConfig = {
+        allowUnsafe: env.AGENTRY_UNSAFE_NO_SANDBOX,
+        protectedPaths: [rootDir, env.dataDir],
+      };
+      const sandbox = await detectSandbox(sandboxConfig);
+      if (sandbox.mode === "unsafe") {
+        logger.warn({ reason: sandbox.reason }, "commands run WITHOUT a sandbox (AGENTRY_UNSAFE_NO_SANDBOX)");
+      } else if (sandbox.mode === "unavailable") {
+        logger.warn({ reason: sandbox.reason }, "no sandbox: workflow command steps will be refused");
+      }
       const worker = await startWorker({
+        sandbox: {
+          config: sandboxConfig,
+          workspacesDir: path.resolve(env.AGENTRY_WORKSPACES_DIR ?? path.join(env.dataDir, "workspaces")),
+        },
         connectionString: databaseUrl,
         db,
         concurrency: env.WORKER_CONCURRENCY,

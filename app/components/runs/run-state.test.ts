@@ -84,6 +84,24 @@ describe("run state reducer", () => {
     expect(end.structureSeq).toBe(10);
   });
 
+  it("streams a command's stdout and stderr into its step's text, in arrival order", () => {
+    const state = applyRunEvents(
+      initialRunState,
+      stored([
+        { type: "status", data: { status: "running" } },
+        { type: "step_started", stepId: "test", data: { stepId: "test", index: 0, type: "command" } },
+        { type: "output", stepId: "test", data: { stepId: "test", stream: "stdout", text: "1 passing\n" } },
+        { type: "output", stepId: "test", data: { stepId: "test", stream: "stderr", text: "1 failing\n" } },
+      ]),
+    );
+    expect(state.steps.test).toMatchObject({
+      status: "running",
+      type: "command",
+      text: "1 passing\n1 failing\n",
+    });
+    expect(state.usage).toMatchObject({ tokensIn: 0, tokensOut: 0 });
+  });
+
   it("ignores duplicates and events older than the last one applied", () => {
     const once = applyRunEvents(initialRunState, RUN.slice(0, 6));
     // A reconnect that overlapped: 4–6 again, then the rest.

@@ -240,7 +240,9 @@ export function applyRunEvent(state: RunLiveState, event: StoredRunEvent): RunLi
         structureSeq: event.seq,
       };
     }
-    case "token": {
+    case "token":
+    case "output": {
+      // Model text and command output (stdout and stderr in arrival order) both stream into the step's text.
       const stepId = event.data.stepId ?? event.stepId;
       if (!stepId || typeof event.data.text !== "string") return base;
       const previous = step(stepId);

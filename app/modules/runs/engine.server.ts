@@ -18,10 +18,18 @@
 import { type Db, type DbTx, Prisma } from "#app/db/client.server.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
 import { uuidv7 } from "#app/lib/uuid.ts";
+import { materializeWorkspace, removeWorkspace } from "#app/modules/agent/index.server.ts";
 import type { ChatMessage, ChatRequest } from "#app/modules/ai/ai.types.ts";
 import type { AiRuntime } from "#app/modules/ai/runtime.server.ts";
 import { toAppError } from "#app/modules/ai/service.server.ts";
 import {
+  isSandboxError,
+  runInSandbox,
+  type SandboxConfig,
+  type SandboxResult,
+} from "#app/modules/sandbox/index.server.ts";
+import {
+  type CommandStep,
   type LlmStep,
   type Step,
   TEMPLATE_FIELDS,
@@ -46,8 +54,20 @@ export type EngineDeps = {
   heartbeatMs?: number;
   /** This is the job's last attempt: an interruption or an unexpected error ends the run `dead`. */
   lastAttempt?: boolean;
+  /** Where `command` steps run. Absent: they fail with SANDBOX_UNAVAILABLE. */
+  sandbox?: RunSandbox;
   now?: () => Date;
 };
+
+/** How a worker runs `command` steps: the sandbox settings and the directory of the runs' workspaces. */
+export type RunSandbox = {
+  config: SandboxConfig;
+  /** Absolute; each run gets `<workspacesDir>/<runId>/ws`, removed when the run ends. */
+  workspacesDir: string;
+};
+
+/** Output of one command step kept for its result (the stream carries all of it as `output` events). */
+const COMMAND_OUTPUT_BYTES = 256 * 1024;
 
 export type RunOutcome = "succeeded" | "failed" | "cancelled" | "dead" | "interrupted" | "skipped";
 
@@ -171,7 +191,7 @@ function unavailable(step: Step): StepFailure {
   if (step.type === "command") {
     return new StepFailure(
       "SANDBOX_UNAVAILABLE",
-      `Step "${step.id}" (command) cannot run: it needs the sandbox (bubblewrap), which arrives with the coding agent. Until then, workflows with command steps cannot run.`,
+      `Step "${step.id}" (command) cannot run: this worker has no sandbox configured for commands.`,
     );
   }
   return new StepFailure(
@@ -337,7 +357,9 @@ export async function markRunDead(
  */
 export async function executeRun(runId: string, deps: EngineDeps): Promise<RunOutcome> {
   try {
-    return await execute(runId, deps);
+    const outcome = await execute(runId, deps);
+    if (outcome !== "interrupted") await removeRunWorkspace(runId, deps);
+    return outcome;
   } catch (error) {
     if (deps.lastAttempt) {
       const reason =
@@ -347,9 +369,19 @@ export async function executeRun(runId: string, deps: EngineDeps): Promise<RunOu
       await markRunDead(runId, reason, deps).catch((e: unknown) =>
         deps.logger.error({ err: e, runId }, "could not mark the run dead"),
       );
+      await removeRunWorkspace(runId, deps);
     }
+    // Otherwise the retried job resumes here and reuses the workspace (its commands' edits included).
     throw error;
   }
+}
+
+/** A finished run's workspace is of no further use (command steps only; nothing when there is none). */
+async function removeRunWorkspace(runId: string, deps: EngineDeps): Promise<void> {
+  if (!deps.sandbox) return;
+  await removeWorkspace({ root: deps.sandbox.workspacesDir, runId }).catch((error: unknown) =>
+    deps.logger.warn({ err: error, runId }, "could not remove the run's workspace"),
+  );
 }
 
 /** What the engine needs of a run it has claimed (marked `running` for this worker). */
@@ -642,9 +674,77 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
       case "llm":
         return runLlm(step, rendered, stepRunId);
       case "command":
+        return runCommand(step, rendered);
       case "agent":
         throw unavailable(step);
     }
+  }
+
+  /**
+   * A shell command in the sandbox, in this run's workspace (the project's files, materialised once per run and
+   * shared by its command steps). Output streams as `output` events; the step's output is
+   * `{exitCode, stdout, stderr, timedOut, truncated}`. A non-zero exit fails the step unless continueOnError.
+   */
+  async function runCommand(step: CommandStep, rendered: Record<string, string>): Promise<unknown> {
+    if (!deps.sandbox) throw unavailable(step);
+    const { config, workspacesDir } = deps.sandbox;
+    const workspace = await materializeWorkspace({
+      db,
+      userId: run!.userId,
+      projectId: run!.projectId,
+      root: workspacesDir,
+      runId,
+    });
+    let result: SandboxResult;
+    try {
+      result = await runInSandbox(
+        {
+          command: rendered.run ?? "",
+          workspace: workspace.dir,
+          timeoutMs: step.timeoutSeconds * 1000,
+          maxOutputBytes: COMMAND_OUTPUT_BYTES,
+          signal: controller.signal,
+          onOutput: (stream, text) => {
+            if (text !== "")
+              emit({ type: "output", stepId: step.id, data: { stepId: step.id, stream, text } });
+          },
+        },
+        config,
+      );
+    } catch (error) {
+      if (isSandboxError(error)) {
+        throw new StepFailure(error.code, `Step "${step.id}" (command) cannot run: ${error.message}`);
+      }
+      throw error;
+    }
+    if (controller.signal.aborted) throw controller.signal.reason;
+    const output = {
+      exitCode: result.exitCode,
+      stdout: result.stdout,
+      stderr: result.stderr,
+      timedOut: result.timedOut,
+      truncated: result.outputTruncated,
+    };
+    if (result.outputTruncated) {
+      emit({
+        type: "log",
+        stepId: step.id,
+        data: {
+          stepId: step.id,
+          level: "warn",
+          message: `Step "${step.id}": output beyond ${COMMAND_OUTPUT_BYTES} bytes was dropped (${result.droppedBytes} bytes)`,
+        },
+      });
+    }
+    if (result.exitCode !== 0 && !step.continueOnError) {
+      const why = result.timedOut
+        ? `timed out after ${step.timeoutSeconds} s`
+        : result.limitsHit.length > 0
+          ? `hit its ${result.limitsHit.join(", ")} limit (exit code ${result.exitCode})`
+          : `exited with code ${result.exitCode}`;
+      throw new StepFailure("COMMAND_FAILED", `Step "${step.id}": the command ${why}`, output);
+    }
+    return output;
   }
 
   async function runLlm(

@@ -251,7 +251,7 @@ describe("executeRun", () => {
     ]);
   });
 
-  it("a command step fails loudly with SANDBOX_UNAVAILABLE; an agent step with AGENT_UNAVAILABLE", async () => {
+  it("without a sandbox, a command step fails loudly with SANDBOX_UNAVAILABLE; an agent step with AGENT_UNAVAILABLE", async () => {
     const { runId } = await queuedRun({
       steps: [
         { id: "prep", type: "transform", template: "ok" },
@@ -263,7 +263,7 @@ describe("executeRun", () => {
     expect(run.error).toMatchObject({ code: "SANDBOX_UNAVAILABLE", stepId: "check" });
     const message = (run.error as { message: string }).message;
     expect(message).toContain('Step "check"');
-    expect(message).toContain("needs the sandbox (bubblewrap), which arrives with the coding agent");
+    expect(message).toContain("no sandbox configured for commands");
     const status = (await eventsOf(runId)).at(-1);
     expect(status?.data).toMatchObject({ status: "failed", error: { code: "SANDBOX_UNAVAILABLE" } });
 

@@ -81,11 +81,21 @@ type RunBuffer = { runId: string; userId: string; events: Pending[] };
 /** Buffers are keyed by run AND owner: an event naming the wrong owner cannot join (or spoil) the real run's. */
 const keyOf = (runId: string, userId: string) => `${runId}:${userId}`;
 
-/** Append `event` to `events`, merging it into the previous one when both are tokens of the same step. */
+/**
+ * Append `event` to `events`, merging it into the previous one when both are tokens of the same step, or
+ * command output of the same step and stream.
+ */
 function pushCoalescing(events: Pending[], event: Pending) {
   const last = events[events.length - 1];
-  if (event.type === "token" && last?.type === "token" && last.stepId === event.stepId) {
-    const a = last.data as { stepId: string; text: string };
+  const mergeable =
+    last !== undefined &&
+    last.type === event.type &&
+    last.stepId === event.stepId &&
+    (event.type === "token" ||
+      (event.type === "output" &&
+        (last.data as { stream: string }).stream === (event.data as { stream: string }).stream));
+  if (mergeable) {
+    const a = last.data as { text: string };
     const b = event.data as { text: string };
     last.data = { ...a, text: a.text + b.text };
     return;

@@ -178,6 +178,28 @@ describe("createEventWriter", () => {
     expect(theirs.map((e) => e.data)).toEqual([{ stepId: "plan", text: "other run" }]);
   });
 
+  it("coalesces a command's output per step and stream, never across a token", async () => {
+    const run = await newRun();
+    const w = writer({ flushIntervalMs: 60_000 });
+    const out = (stream: "stdout" | "stderr", text: string) =>
+      w.append(run, { type: "output", data: { stepId: "test", stream, text } });
+    out("stdout", "a");
+    out("stdout", "b");
+    out("stderr", "c");
+    out("stdout", "d");
+    w.append(run, { type: "token", data: { stepId: "test", text: "t" } });
+    out("stdout", "e");
+    await w.flush();
+    const events = await readEvents(database.db, { runId: run.id, userId: run.userId });
+    expect(events.map((e) => [e.type, e.data])).toEqual([
+      ["output", { stepId: "test", stream: "stdout", text: "ab" }],
+      ["output", { stepId: "test", stream: "stderr", text: "c" }],
+      ["output", { stepId: "test", stream: "stdout", text: "d" }],
+      ["token", { stepId: "test", text: "t" }],
+      ["output", { stepId: "test", stream: "stdout", text: "e" }],
+    ]);
+  });
+
   it("sends one NOTIFY per flush, for every run of the flush, with each run's highest seq", async () => {
     const payloads = await listen();
     const runs = await Promise.all([newRun(), newRun(), newRun()]);

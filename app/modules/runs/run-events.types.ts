@@ -41,6 +41,8 @@ export const RUN_EVENT_DATA = {
   }),
   /** Model output text; consecutive deltas of one step are coalesced before they are stored. */
   token: z.object({ stepId: z.string(), text: z.string() }),
+  /** Output of a command while it runs (a `command` step, the agent's run_command); coalesced like tokens. */
+  output: z.object({ stepId: z.string(), stream: z.enum(["stdout", "stderr"]), text: z.string() }),
   tool_call: z.object({
     stepId: z.string(),
     callId: z.string(),
