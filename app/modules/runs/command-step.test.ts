@@ -3,50 +3,21 @@
  * and shared by its command steps, output streamed as `output` events, exit codes, the workspace removed at
  * the end, and the project itself untouched.
  */
-import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Prisma } from "#app/db/client.server.ts";
-import { createLogger } from "#app/lib/logger.server.ts";
 import { createFile, createProject, createUser, createWorkflow } from "#tests/factories/index.ts";
-import { createTestAiRuntime } from "#tests/setup/ai.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
-import { type EngineDeps, executeRun } from "./engine.server.ts";
-import { createEventWriter, type EventWriter } from "./events.server.ts";
+import { setupEngineHarness } from "#tests/setup/engine.ts";
+import { executeRun } from "./engine.server.ts";
 import { createRun } from "./runs.server.ts";
 
 const database = setupTestDatabase();
 const db = () => database.db;
-const logger = createLogger({ level: "silent" });
-let events: EventWriter;
-let workspacesDir: string;
-let tmp: string;
-
-beforeAll(async () => {
-  events = createEventWriter({ db: database.db, flushIntervalMs: 5, logger });
-  tmp = await mkdtemp(path.join(os.tmpdir(), "agentry-command-step-"));
-  workspacesDir = path.join(tmp, "workspaces");
-});
-afterAll(async () => {
-  await events?.close();
-  await rm(tmp, { recursive: true, force: true });
-});
-
-function deps(): EngineDeps {
-  return {
-    db: db(),
-    ai: createTestAiRuntime(db()),
-    events,
-    logger,
-    workerId: randomUUID(),
-    signal: new AbortController().signal,
-    heartbeatMs: 25,
-    sandbox: { config: {}, workspacesDir },
-  };
-}
+const engine = setupEngineHarness(database, { sandbox: true });
+const deps = () => engine.deps();
+const workspacesDir = () => engine.deps().sandbox?.workspacesDir ?? "";
 
 async function runOf(definition: Prisma.InputJsonValue) {
   const user = await createUser(db());
@@ -106,7 +77,7 @@ describe("command steps", () => {
     });
     expect(file.content).toBe("hello\n");
     expect(file.userId).toBe(user.id);
-    expect(existsSync(path.join(workspacesDir, runId))).toBe(false);
+    expect(existsSync(path.join(workspacesDir(), runId))).toBe(false);
   });
 
   it("a non-zero exit fails the step with its code, unless continueOnError", async () => {

@@ -18,7 +18,15 @@
 import { type Db, type DbTx, Prisma } from "#app/db/client.server.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
 import { uuidv7 } from "#app/lib/uuid.ts";
-import { materializeWorkspace, removeWorkspace } from "#app/modules/agent/index.server.ts";
+import {
+  type AgentState,
+  computeChangeSet,
+  createAgentTools,
+  materializeWorkspace,
+  removeWorkspace,
+  runAgentLoop,
+  ZAgentLimits,
+} from "#app/modules/agent/index.server.ts";
 import type { ChatMessage, ChatRequest } from "#app/modules/ai/ai.types.ts";
 import type { AiRuntime } from "#app/modules/ai/runtime.server.ts";
 import { toAppError } from "#app/modules/ai/service.server.ts";
@@ -29,6 +37,7 @@ import {
   type SandboxResult,
 } from "#app/modules/sandbox/index.server.ts";
 import {
+  type AgentStep,
   type CommandStep,
   type LlmStep,
   type Step,
@@ -43,7 +52,7 @@ export { StepFailure } from "./context.server.ts";
 
 export type EngineDeps = {
   db: Db;
-  ai: Pick<AiRuntime, "service">;
+  ai: Pick<AiRuntime, "service" | "catalog">;
   events: EventWriter;
   logger: Pick<Logger, "info" | "warn" | "error">;
   /** The WorkerProcess executing the run (recorded on it). */
@@ -196,7 +205,7 @@ function unavailable(step: Step): StepFailure {
   }
   return new StepFailure(
     "AGENT_UNAVAILABLE",
-    `Step "${step.id}" (agent) cannot run: the coding agent is not available yet; it needs the sandbox (bubblewrap), which arrives with the coding agent.`,
+    `Step "${step.id}" (agent) cannot run: this worker has no sandbox configured for the agent's workspace and commands.`,
   );
 }
 
@@ -676,16 +685,27 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
       case "command":
         return runCommand(step, rendered);
       case "agent":
-        throw unavailable(step);
+        return runAgent(step, rendered, stepRunId);
     }
   }
 
+  /** Who pays for a step's model calls and what their AiCall rows link to (budgets included). */
+  function callContextOf(stepRunId: string) {
+    return {
+      userId: run!.userId,
+      projectId: run!.projectId,
+      runId,
+      stepRunId,
+      apiKeyId: run!.apiKeyId,
+      runBudgetMicros: run!.budgetMicros === null ? null : Number(run!.budgetMicros),
+    };
+  }
+
   /**
-   * A shell command in the sandbox, in this run's workspace (the project's files, materialised once per run and
-   * shared by its command steps). Output streams as `output` events; the step's output is
-   * `{exitCode, stdout, stderr, timedOut, truncated}`. A non-zero exit fails the step unless continueOnError.
+   * This run's workspace (the project's files, materialised once per run and shared by its command and
+   * agent steps; reused by a resumed job) and the sandbox settings. No sandbox configured: the step fails.
    */
-  async function runCommand(step: CommandStep, rendered: Record<string, string>): Promise<unknown> {
+  async function runWorkspace(step: CommandStep | AgentStep) {
     if (!deps.sandbox) throw unavailable(step);
     const { config, workspacesDir } = deps.sandbox;
     const workspace = await materializeWorkspace({
@@ -695,6 +715,143 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
       root: workspacesDir,
       runId,
     });
+    return { config, workspace };
+  }
+
+  /**
+   * The coding agent on this run's workspace: the loop (agent module) with its tools, command output and tool
+   * calls streamed as events, usage per model turn, its state checkpointed in StepRun.transcript after every
+   * turn and tool result (a resumed job continues the loop there). What it changed is stored as a ChangeSet
+   * for review — also when it stopped at a limit, so partial work can be looked at; the project itself is
+   * not touched. Output: `{summary, stopReason, turns, changeSetId, files}`.
+   */
+  async function runAgent(
+    step: AgentStep,
+    rendered: Record<string, string>,
+    stepRunId: string,
+  ): Promise<unknown> {
+    const { config, workspace } = await runWorkspace(step);
+    const emitStep = (event: RunEventInput) => emit(event);
+    const result = await runAgentLoop({
+      ai: deps.ai,
+      callContext: callContextOf(stepRunId),
+      model: step.model,
+      instructions: rendered.instructions ?? "",
+      tools: createAgentTools({ workspaceDir: workspace.dir, sandbox: { config } }),
+      limits: ZAgentLimits.parse({
+        maxTurns: step.maxTurns,
+        wallTimeMs: step.maxMinutes * 60_000,
+        ...(step.maxCostUsd !== undefined ? { maxCostMicros: Math.round(step.maxCostUsd * 1_000_000) } : {}),
+      }),
+      signal: controller.signal,
+      checkpoint: {
+        load: async () => {
+          const row = await db.stepRun.findUnique({ where: { id: stepRunId }, select: { transcript: true } });
+          return (row?.transcript ?? null) as AgentState | null;
+        },
+        save: async (state) => {
+          await db.stepRun.update({
+            where: { id: stepRunId },
+            data: { transcript: state as unknown as Prisma.InputJsonValue },
+          });
+        },
+      },
+      emit: (event) => {
+        const stepId = step.id;
+        switch (event.type) {
+          case "token":
+            return emitStep({ type: "token", stepId, data: { stepId, text: event.text } });
+          case "tool_call":
+            return emitStep({
+              type: "tool_call",
+              stepId,
+              data: { stepId, callId: event.callId, name: event.name, input: event.input },
+            });
+          case "tool_result":
+            return emitStep({
+              type: "tool_result",
+              stepId,
+              data: {
+                stepId,
+                callId: event.callId,
+                name: event.name,
+                output: event.output,
+                isError: event.isError,
+              },
+            });
+          case "tool_output":
+            return emitStep({
+              type: "output",
+              stepId,
+              data: { stepId, stream: event.stream, text: event.chunk },
+            });
+          case "turn":
+            return emitStep({
+              type: "usage",
+              stepId,
+              data: { tokensIn: event.tokensIn, tokensOut: event.tokensOut, costMicros: event.costMicros },
+            });
+          case "log":
+            return emitStep({
+              type: "log",
+              stepId,
+              data: { stepId, level: event.level, message: event.message },
+            });
+        }
+      },
+    });
+    if (result.stopReason === "cancelled" && controller.signal.aborted) throw controller.signal.reason;
+
+    const changes = await computeChangeSet({ base: workspace.base, dir: workspace.dir });
+    let changeSetId: string | null = null;
+    if (changes.files.length > 0) {
+      changeSetId = await db.$transaction(async (tx) => {
+        // A step run again (a resumed job) replaces its unreviewed change set rather than adding one.
+        await tx.changeSet.deleteMany({ where: { stepRunId, userId: run!.userId, status: "pending" } });
+        const row = await tx.changeSet.create({
+          data: {
+            userId: run!.userId,
+            projectId: run!.projectId,
+            runId,
+            stepRunId,
+            summary: result.summary,
+            diff: changes.diff,
+            files: changes.files as unknown as Prisma.InputJsonValue,
+          },
+          select: { id: true },
+        });
+        return row.id;
+      });
+    }
+    const output = {
+      summary: result.summary,
+      stopReason: result.stopReason,
+      turns: result.turns,
+      changeSetId,
+      files: changes.files.map((file) => ({
+        path: file.path,
+        status: file.status,
+        additions: file.additions,
+        deletions: file.deletions,
+      })),
+    };
+    if (result.stopReason !== "finished") {
+      throw new StepFailure(
+        `AGENT_${result.stopReason.toUpperCase()}`,
+        `Step "${step.id}": the agent stopped before finishing (${result.stopReason.replace("_", " ")}): ${result.summary}`,
+        output,
+      );
+    }
+    return output;
+  }
+
+  /**
+   * A shell command in the sandbox, in this run's workspace (the project's files, materialised once per run and
+   * shared by its command steps). Output streams as `output` events; the step's output is
+   * `{exitCode, stdout, stderr, timedOut, truncated}`. A non-zero exit fails the step unless continueOnError.
+   */
+  async function runCommand(step: CommandStep, rendered: Record<string, string>): Promise<unknown> {
+    const { config, workspace } = await runWorkspace(step);
     let result: SandboxResult;
     try {
       result = await runInSandbox(
@@ -764,12 +921,7 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
       ...(step.output === "json" ? { responseFormat: "json" as const } : {}),
     };
     const stream = deps.ai.service.stream(request, {
-      userId: run!.userId,
-      projectId: run!.projectId,
-      runId,
-      stepRunId,
-      apiKeyId: run!.apiKeyId,
-      runBudgetMicros: run!.budgetMicros === null ? null : Number(run!.budgetMicros),
+      ...callContextOf(stepRunId),
       signal: controller.signal,
     });
     let text = "";

@@ -1,48 +1,19 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Prisma } from "#app/db/client.server.ts";
-import { createLogger } from "#app/lib/logger.server.ts";
 import { createFile, createProject, createUser, createWorkflow } from "#tests/factories/index.ts";
-import { type MockLlm, startMockLlm } from "#tests/mocks/llm/server.ts";
-import { type AiRuntime, createTestAiRuntime } from "#tests/setup/ai.ts";
 import { rejection } from "#tests/setup/assertions.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
+import { setupEngineHarness } from "#tests/setup/engine.ts";
 import { apiCall, signupViaApi, startTestServer, type TestServer } from "#tests/setup/http-server.ts";
 import { executeRun } from "./engine.server.ts";
-import { createEventWriter, type EventWriter } from "./events.server.ts";
 import { createRun, getRun, restartRun } from "./runs.server.ts";
 
 const database = setupTestDatabase();
 const db = () => database.db;
-const logger = createLogger({ level: "silent" });
+const engine = setupEngineHarness(database);
+beforeEach(() => engine.mock.reset());
 
-let mock: MockLlm;
-let ai: AiRuntime;
-let events: EventWriter;
-
-beforeAll(async () => {
-  mock = await startMockLlm();
-  ai = createTestAiRuntime(database.db, {
-    server: { compat: { mock: { baseUrl: `${mock.url}/v1`, apiKey: "" } } },
-  });
-  events = createEventWriter({ db: database.db, flushIntervalMs: 5, logger });
-});
-afterAll(async () => {
-  await events?.close();
-  await mock?.close();
-});
-beforeEach(() => mock.reset());
-
-const execute = (runId: string) =>
-  executeRun(runId, {
-    db: db(),
-    ai,
-    events,
-    logger,
-    workerId: randomUUID(),
-    signal: new AbortController().signal,
-    heartbeatMs: 25,
-  });
+const execute = (runId: string) => executeRun(runId, engine.deps());
 
 /** plan (a model call) → notes (reads a project file that does not exist yet: the step fails). */
 const DEFINITION = {
@@ -76,7 +47,7 @@ async function failedRun() {
 describe("restartRun", () => {
   it("retry reuses the steps that succeeded: the model is not called again, the failed step runs", async () => {
     const { user, project, runId } = await failedRun();
-    expect(mock.requests).toHaveLength(1);
+    expect(engine.mock.requests).toHaveLength(1);
     const failed = await getRun({ userId: user.id, runId }, { db: db() });
     expect(failed.error).toMatchObject({ stepId: "notes" });
 
@@ -106,7 +77,7 @@ describe("restartRun", () => {
     );
 
     expect(await execute(retried.runId)).toBe("succeeded");
-    expect(mock.requests).toHaveLength(1); // plan was not called again
+    expect(engine.mock.requests).toHaveLength(1); // plan was not called again
     const done = await getRun({ userId: user.id, runId: retried.runId }, { db: db() });
     expect(done.output).toBe("Echo: Plan: ship / ok");
     expect(done.tokensIn + done.tokensOut).toBe(0); // the reused call was paid by the first run
@@ -120,7 +91,7 @@ describe("restartRun", () => {
     const again = await restartRun({ userId: user.id, runId: retried.runId, mode: "rerun" }, { db: db() });
     expect(again.reusedSteps).toEqual([]);
     expect(await execute(again.runId)).toBe("succeeded");
-    expect(mock.requests).toHaveLength(2);
+    expect(engine.mock.requests).toHaveLength(2);
     const rerun = await getRun({ userId: user.id, runId: again.runId }, { db: db() });
     expect(rerun.retryOfRunId).toBe(retried.runId);
     expect(rerun.steps.every((s) => s.reusedFromRunId === null && s.attempt === 1)).toBe(true);
