@@ -1,3 +1,4 @@
+import { changeSetsRouter } from "#app/modules/agent/changesets.router.server.ts";
 import { aiRouter } from "#app/modules/ai/ai.router.server.ts";
 import { credentialsRouter } from "#app/modules/ai/credentials.router.server.ts";
 import { templatesRouter } from "#app/modules/ai/templates.router.server.ts";
@@ -29,6 +30,7 @@ export const appRouter = router({
   workflows: workflowsRouter,
   runs: runsRouter,
   notifications: notificationsRouter,
+  changesets: changeSetsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -304,6 +304,7 @@ const CASES: Record<string, Case> = {
   "runs.retry": { kind: "owned", input: (a) => ({ id: a.runId }), survives: runsIntact },
   "runs.rerun": { kind: "owned", input: (a) => ({ id: a.runId }), survives: runsIntact },
   "notifications.list": { kind: "list", input: {} },
+  "changesets.listForRun": { kind: "owned", input: (a) => ({ id: a.runId }), survives: runsIntact },
   // Marks the caller's own notifications only: A's ids in B's call are ignored (notifications.test.ts).
   "notifications.markRead": { kind: "self" },
   "system.status": { kind: "system" },

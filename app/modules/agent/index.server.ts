@@ -10,6 +10,8 @@ export {
   type ComputedChangeSet,
   computeChangeSet,
 } from "./changeset.server.ts";
+export { listRunChangeSets } from "./changesets.server.ts";
+export type { ChangeSetFileView, ChangeSetView } from "./changesets.types.ts";
 export { type AgentEvent, type AgentResult, type AgentState, runAgentLoop } from "./loop.server.ts";
 export { createAgentTools } from "./tools.server.ts";
 export {

@@ -5,7 +5,9 @@
  * the loop, and stores what changed as a ChangeSet — the project itself is untouched.
  */
 import { describe, expect, it } from "vitest";
+import { listRunChangeSets } from "#app/modules/agent/index.server.ts";
 import { createFile, createProject, createUser, createWorkflow } from "#tests/factories/index.ts";
+import { rejection } from "#tests/setup/assertions.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
 import { setupEngineHarness } from "#tests/setup/engine.ts";
 import { executeRun } from "./engine.server.ts";
@@ -90,6 +92,31 @@ describe("agent steps", () => {
     const usage = stored.filter((e) => e.type === "usage");
     expect(usage).toHaveLength(5);
     expect(stored.map((e) => e.seq)).toEqual(stored.map((_, i) => i + 1));
+
+    // The API's view of it: per file and per hunk, for review; another user's caller sees no such run.
+    const [view, ...others] = await listRunChangeSets({ userId: user.id, runId }, { db: db() });
+    expect(others).toEqual([]);
+    expect(view).toMatchObject({
+      id: changeSet.id,
+      status: "pending",
+      summary: "add() subtracted; it adds now and the test passes.",
+      files: [
+        {
+          path: "math.js",
+          status: "modified",
+          baseVersion: 1,
+          binary: false,
+          additions: 1,
+          deletions: 1,
+          hunks: [{ index: 0, status: "pending" }],
+        },
+      ],
+    });
+    expect(view?.files[0]?.diff).toContain("+module.exports.add = (a, b) => a + b;");
+    const stranger = await createUser(db());
+    expect(await rejection(listRunChangeSets({ userId: stranger.id, runId }, { db: db() }))).toMatchObject({
+      code: "NOT_FOUND",
+    });
 
     // The loop's state was checkpointed on the step, and every model call is in the ledger.
     const step = await db().stepRun.findFirstOrThrow({ where: { runId, stepId: "fix" } });
