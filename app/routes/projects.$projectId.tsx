@@ -1,21 +1,15 @@
-import * as DropdownMenu from "@radix-ui/react-dropdown-menu";
 import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import {
-  Await,
-  isRouteErrorResponse,
-  Link,
-  useFetcher,
-  useLoaderData,
-  useRouteError,
-} from "@remix-run/react";
+import { Await, Link, useFetcher, useLoaderData } from "@remix-run/react";
 import { Suspense, useEffect, useRef, useState } from "react";
 import { QuickTaskPanel } from "#app/components/ai/quick-task.tsx";
 import { exportUrl } from "#app/components/projects/api.ts";
 import { DeleteProjectDialog, EditProjectDialog } from "#app/components/projects/project-dialogs.tsx";
 import { Workspace } from "#app/components/projects/workspace.tsx";
+import { ActionsMenu, ActionsMenuItem, ActionsMenuSeparator } from "#app/components/ui/actions-menu.tsx";
 import { Button } from "#app/components/ui/button.tsx";
 import { Skeleton } from "#app/components/ui/card.tsx";
 import { FormAlert } from "#app/components/ui/field.tsx";
+import { NotFoundBoundary } from "#app/components/ui/not-found-boundary.tsx";
 import { isAppError } from "#app/lib/app-error.ts";
 import { requireUser } from "#app/modules/auth/web.server.ts";
 import { getProject, listFiles } from "#app/modules/projects/index.server.ts";
@@ -78,46 +72,24 @@ function ProjectMenu({
 }) {
   const fetcher = useFetcher();
   const archived = Boolean(project.archivedAt);
-  const item =
-    "block w-full cursor-default rounded px-2 py-1.5 text-left text-zinc-700 outline-none select-none data-[highlighted]:bg-zinc-100 dark:text-zinc-300 dark:data-[highlighted]:bg-zinc-800";
   return (
-    <DropdownMenu.Root>
-      <DropdownMenu.Trigger asChild>
-        <Button variant="secondary" aria-label="More project actions" className="px-2.5">
-          <svg width="16" height="16" viewBox="0 0 24 24" fill="currentColor" aria-hidden="true">
-            <circle cx="5" cy="12" r="1.8" />
-            <circle cx="12" cy="12" r="1.8" />
-            <circle cx="19" cy="12" r="1.8" />
-          </svg>
-        </Button>
-      </DropdownMenu.Trigger>
-      <DropdownMenu.Portal>
-        <DropdownMenu.Content
-          align="end"
-          sideOffset={4}
-          className="z-50 min-w-44 rounded-md border border-zinc-200 bg-white p-1 text-sm shadow-lg dark:border-zinc-800 dark:bg-zinc-900"
-        >
-          <DropdownMenu.Item className={item} onSelect={onEdit}>
-            Edit details…
-          </DropdownMenu.Item>
-          <DropdownMenu.Item
-            className={item}
-            onSelect={() =>
-              fetcher.submit(
-                { intent: archived ? "unarchive" : "archive", id: project.id },
-                { method: "post", action: "/projects?index" },
-              )
-            }
-          >
-            {archived ? "Unarchive" : "Archive"}
-          </DropdownMenu.Item>
-          <DropdownMenu.Separator className="my-1 h-px bg-zinc-200 dark:bg-zinc-800" />
-          <DropdownMenu.Item className={`${item} text-red-700 dark:text-red-400`} onSelect={onDelete}>
-            Delete…
-          </DropdownMenu.Item>
-        </DropdownMenu.Content>
-      </DropdownMenu.Portal>
-    </DropdownMenu.Root>
+    <ActionsMenu label="More project actions">
+      <ActionsMenuItem onSelect={onEdit}>Edit details…</ActionsMenuItem>
+      <ActionsMenuItem
+        onSelect={() =>
+          fetcher.submit(
+            { intent: archived ? "unarchive" : "archive", id: project.id },
+            { method: "post", action: "/projects?index" },
+          )
+        }
+      >
+        {archived ? "Unarchive" : "Archive"}
+      </ActionsMenuItem>
+      <ActionsMenuSeparator />
+      <ActionsMenuItem danger onSelect={onDelete}>
+        Delete…
+      </ActionsMenuItem>
+    </ActionsMenu>
   );
 }
 
@@ -219,21 +191,11 @@ export default function ProjectPage() {
 }
 
 export function ErrorBoundary() {
-  const error = useRouteError();
-  const missing = isRouteErrorResponse(error) && error.status === 404;
   return (
-    <div className="mx-auto max-w-md py-16 text-center" role="alert">
-      <h1 className="text-2xl font-semibold tracking-tight">
-        {missing ? "Project not found" : "This project could not be opened"}
-      </h1>
-      <p className="mt-2 text-sm text-zinc-600 dark:text-zinc-400">
-        {missing
-          ? "It does not exist, or it belongs to another account."
-          : "An unexpected error occurred. The details are in the server log."}
-      </p>
-      <Button asChild className="mt-6">
-        <Link to="/projects">All projects</Link>
-      </Button>
-    </div>
+    <NotFoundBoundary
+      notFound="Project not found"
+      failed="This project could not be opened"
+      back={{ to: "/projects", label: "All projects" }}
+    />
   );
 }

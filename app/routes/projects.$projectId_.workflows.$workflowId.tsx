@@ -1,6 +1,6 @@
 import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import { isRouteErrorResponse, Link, useLoaderData, useParams, useRouteError } from "@remix-run/react";
-import { Button } from "#app/components/ui/button.tsx";
+import { useLoaderData, useParams } from "@remix-run/react";
+import { NotFoundBoundary } from "#app/components/ui/not-found-boundary.tsx";
 import { WorkflowBuilder } from "#app/components/workflows/workflow-builder.tsx";
 import { isAppError } from "#app/lib/app-error.ts";
 import { requireUser } from "#app/modules/auth/web.server.ts";
@@ -41,24 +41,16 @@ export default function WorkflowPage() {
 }
 
 export function ErrorBoundary() {
-  const error = useRouteError();
   const { projectId } = useParams();
-  const missing = isRouteErrorResponse(error) && error.status === 404;
   return (
-    <div className="mx-auto max-w-md py-16 text-center" role="alert">
-      <h1 className="text-2xl font-semibold tracking-tight">
-        {missing ? "Workflow not found" : "This workflow could not be opened"}
-      </h1>
-      <p className="mt-2 text-sm text-zinc-600 dark:text-zinc-400">
-        {missing
-          ? "It does not exist, or it belongs to another account."
-          : "An unexpected error occurred. The details are in the server log."}
-      </p>
-      <Button asChild className="mt-6">
-        <Link to={projectId ? `/projects/${projectId}/workflows` : "/projects"}>
-          {projectId ? "The project's workflows" : "All projects"}
-        </Link>
-      </Button>
-    </div>
+    <NotFoundBoundary
+      notFound="Workflow not found"
+      failed="This workflow could not be opened"
+      back={
+        projectId
+          ? { to: `/projects/${projectId}/workflows`, label: "The project's workflows" }
+          : { to: "/projects", label: "All projects" }
+      }
+    />
   );
 }

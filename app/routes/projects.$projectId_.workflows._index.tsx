@@ -1,5 +1,5 @@
 import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import { isRouteErrorResponse, Link, useLoaderData, useRevalidator, useRouteError } from "@remix-run/react";
+import { Link, useLoaderData, useRevalidator } from "@remix-run/react";
 import { useMutation } from "@tanstack/react-query";
 import clsx from "clsx";
 import { useState } from "react";
@@ -7,7 +7,9 @@ import { errorMessage } from "#app/components/projects/api.ts";
 import { Button } from "#app/components/ui/button.tsx";
 import { EmptyState } from "#app/components/ui/empty-state.tsx";
 import { FormAlert } from "#app/components/ui/field.tsx";
+import { NotFoundBoundary } from "#app/components/ui/not-found-boundary.tsx";
 import { DateTime } from "#app/components/ui/section.tsx";
+import { Table, TBody, Td, THead, Th } from "#app/components/ui/table.tsx";
 import { isStepType, STEP_TYPE_LABEL } from "#app/components/workflows/builder-model.ts";
 import { StepTypeIcon } from "#app/components/workflows/fields.tsx";
 import { NewWorkflowDialog } from "#app/components/workflows/new-workflow-dialog.tsx";
@@ -96,94 +98,80 @@ function WorkflowTable({
   unarchiving?: string | null;
 }) {
   return (
-    <div className="overflow-x-auto rounded-lg border border-zinc-200 dark:border-zinc-800">
-      <table className="w-full text-left text-sm" aria-label={label}>
-        <thead className="bg-zinc-50 text-xs uppercase tracking-wide text-zinc-500 dark:bg-zinc-900/60">
-          <tr>
-            <th scope="col" className="px-4 py-2.5 font-medium">
-              Name
-            </th>
-            <th scope="col" className="px-4 py-2.5 font-medium">
-              Steps
-            </th>
-            <th scope="col" className="px-4 py-2.5 text-right font-medium">
-              Version
-            </th>
-            <th scope="col" className="px-4 py-2.5 font-medium">
-              Last run
-            </th>
-            <th scope="col" className="px-4 py-2.5 font-medium">
-              Updated
-            </th>
+    <Table aria-label={label}>
+      <THead>
+        <Th>Name</Th>
+        <Th>Steps</Th>
+        <Th align="right">Version</Th>
+        <Th>Last run</Th>
+        <Th>Updated</Th>
+        {onUnarchive ? (
+          <Th>
+            <span className="sr-only">Actions</span>
+          </Th>
+        ) : null}
+      </THead>
+      <TBody>
+        {workflows.map((workflow) => (
+          <tr
+            key={workflow.id}
+            className="bg-white hover:bg-zinc-50 dark:bg-zinc-950 dark:hover:bg-zinc-900/60"
+            data-testid="workflow-row"
+          >
+            <Td className="max-w-md">
+              <Link
+                to={`/projects/${projectId}/workflows/${workflow.id}`}
+                className="font-medium text-zinc-900 hover:text-brand-700 hover:underline dark:text-zinc-100 dark:hover:text-brand-100"
+              >
+                {workflow.name}
+              </Link>
+              {workflow.description ? (
+                <p className="mt-0.5 line-clamp-2 text-xs text-zinc-600 dark:text-zinc-400">
+                  {workflow.description}
+                </p>
+              ) : null}
+            </Td>
+            <Td nowrap>
+              <StepStrip types={workflow.stepTypes} />
+            </Td>
+            <Td numeric muted>
+              v{workflow.latestVersion}
+            </Td>
+            <Td nowrap>
+              {workflow.lastRun ? (
+                <Link
+                  to={`/runs/${workflow.lastRun.id}`}
+                  className={clsx(
+                    "rounded-full px-2 py-0.5 text-xs font-medium hover:underline",
+                    RUN_TONE[workflow.lastRun.status],
+                  )}
+                >
+                  {workflow.lastRun.status}
+                </Link>
+              ) : (
+                <span className="text-xs text-zinc-400">Never run</span>
+              )}
+            </Td>
+            <Td nowrap muted>
+              <DateTime value={workflow.updatedAt} />
+            </Td>
             {onUnarchive ? (
-              <th scope="col" className="px-4 py-2.5 font-medium">
-                <span className="sr-only">Actions</span>
-              </th>
+              <Td className="text-right">
+                <Button
+                  variant="secondary"
+                  className="h-7 px-2.5 text-xs"
+                  disabled={unarchiving === workflow.id}
+                  onClick={() => onUnarchive(workflow.id)}
+                  aria-label={`Unarchive ${workflow.name}`}
+                >
+                  {unarchiving === workflow.id ? "Unarchiving…" : "Unarchive"}
+                </Button>
+              </Td>
             ) : null}
           </tr>
-        </thead>
-        <tbody className="divide-y divide-zinc-100 dark:divide-zinc-800">
-          {workflows.map((workflow) => (
-            <tr
-              key={workflow.id}
-              className="bg-white hover:bg-zinc-50 dark:bg-zinc-950 dark:hover:bg-zinc-900/60"
-              data-testid="workflow-row"
-            >
-              <td className="max-w-md px-4 py-3">
-                <Link
-                  to={`/projects/${projectId}/workflows/${workflow.id}`}
-                  className="font-medium text-zinc-900 hover:text-brand-700 hover:underline dark:text-zinc-100 dark:hover:text-brand-100"
-                >
-                  {workflow.name}
-                </Link>
-                {workflow.description ? (
-                  <p className="mt-0.5 line-clamp-2 text-xs text-zinc-600 dark:text-zinc-400">
-                    {workflow.description}
-                  </p>
-                ) : null}
-              </td>
-              <td className="px-4 py-3 whitespace-nowrap">
-                <StepStrip types={workflow.stepTypes} />
-              </td>
-              <td className="px-4 py-3 text-right text-zinc-600 tabular-nums dark:text-zinc-400">
-                v{workflow.latestVersion}
-              </td>
-              <td className="px-4 py-3 whitespace-nowrap">
-                {workflow.lastRun ? (
-                  <Link
-                    to={`/runs/${workflow.lastRun.id}`}
-                    className={clsx(
-                      "rounded-full px-2 py-0.5 text-xs font-medium hover:underline",
-                      RUN_TONE[workflow.lastRun.status],
-                    )}
-                  >
-                    {workflow.lastRun.status}
-                  </Link>
-                ) : (
-                  <span className="text-xs text-zinc-400">Never run</span>
-                )}
-              </td>
-              <td className="px-4 py-3 whitespace-nowrap text-zinc-600 dark:text-zinc-400">
-                <DateTime value={workflow.updatedAt} />
-              </td>
-              {onUnarchive ? (
-                <td className="px-4 py-3 text-right">
-                  <Button
-                    variant="secondary"
-                    className="h-7 px-2.5 text-xs"
-                    disabled={unarchiving === workflow.id}
-                    onClick={() => onUnarchive(workflow.id)}
-                    aria-label={`Unarchive ${workflow.name}`}
-                  >
-                    {unarchiving === workflow.id ? "Unarchiving…" : "Unarchive"}
-                  </Button>
-                </td>
-              ) : null}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+        ))}
+      </TBody>
+    </Table>
   );
 }
 
@@ -290,21 +278,11 @@ export default function WorkflowsPage() {
 }
 
 export function ErrorBoundary() {
-  const error = useRouteError();
-  const missing = isRouteErrorResponse(error) && error.status === 404;
   return (
-    <div className="mx-auto max-w-md py-16 text-center" role="alert">
-      <h1 className="text-2xl font-semibold tracking-tight">
-        {missing ? "Project not found" : "The workflows could not be loaded"}
-      </h1>
-      <p className="mt-2 text-sm text-zinc-600 dark:text-zinc-400">
-        {missing
-          ? "It does not exist, or it belongs to another account."
-          : "An unexpected error occurred. The details are in the server log."}
-      </p>
-      <Button asChild className="mt-6">
-        <Link to="/projects">All projects</Link>
-      </Button>
-    </div>
+    <NotFoundBoundary
+      notFound="Project not found"
+      failed="The workflows could not be loaded"
+      back={{ to: "/projects", label: "All projects" }}
+    />
   );
 }

@@ -6,7 +6,7 @@ import {
   type MetaFunction,
   redirect,
 } from "@remix-run/node";
-import { isRouteErrorResponse, Link, useFetcher, useLoaderData, useRouteError } from "@remix-run/react";
+import { Link, useFetcher, useLoaderData } from "@remix-run/react";
 import clsx from "clsx";
 import { diffLines } from "diff";
 import { type ReactNode, useDeferredValue, useEffect, useId, useMemo, useRef, useState } from "react";
@@ -14,6 +14,7 @@ import { z } from "zod";
 import { DangerButton, Modal, ModalActions } from "#app/components/projects/dialog.tsx";
 import { Button } from "#app/components/ui/button.tsx";
 import { Field, FormAlert } from "#app/components/ui/field.tsx";
+import { NotFoundBoundary } from "#app/components/ui/not-found-boundary.tsx";
 import { DateTime } from "#app/components/ui/section.tsx";
 import { isAppError } from "#app/lib/app-error.ts";
 import {
@@ -805,21 +806,11 @@ export default function PromptPage() {
 }
 
 export function ErrorBoundary() {
-  const error = useRouteError();
-  const missing = isRouteErrorResponse(error) && error.status === 404;
   return (
-    <div className="mx-auto max-w-md py-16 text-center" role="alert">
-      <h1 className="text-2xl font-semibold tracking-tight">
-        {missing ? "Prompt not found" : "This prompt could not be opened"}
-      </h1>
-      <p className="mt-2 text-sm text-zinc-600 dark:text-zinc-400">
-        {missing
-          ? "It does not exist, or it belongs to another account."
-          : "An unexpected error occurred. The details are in the server log."}
-      </p>
-      <Button asChild className="mt-6">
-        <Link to="/prompts">All prompts</Link>
-      </Button>
-    </div>
+    <NotFoundBoundary
+      notFound="Prompt not found"
+      failed="This prompt could not be opened"
+      back={{ to: "/prompts", label: "All prompts" }}
+    />
   );
 }

@@ -1,13 +1,5 @@
 import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import {
-  isRouteErrorResponse,
-  Link,
-  useLoaderData,
-  useNavigate,
-  useNavigation,
-  useRevalidator,
-  useRouteError,
-} from "@remix-run/react";
+import { Link, useLoaderData, useNavigate, useNavigation, useRevalidator } from "@remix-run/react";
 import { useMutation } from "@tanstack/react-query";
 import { type ReactNode, useEffect, useMemo, useRef, useState } from "react";
 import { formatCount } from "#app/components/charts/format.ts";
@@ -19,6 +11,7 @@ import { useRunEvents } from "#app/components/runs/use-run-events.ts";
 import { Button } from "#app/components/ui/button.tsx";
 import { Card } from "#app/components/ui/card.tsx";
 import { FormAlert } from "#app/components/ui/field.tsx";
+import { NotFoundBoundary } from "#app/components/ui/not-found-boundary.tsx";
 import { DateTime } from "#app/components/ui/section.tsx";
 import { isAppError } from "#app/lib/app-error.ts";
 import { formatMicros } from "#app/modules/ai/ai.types.ts";
@@ -274,21 +267,11 @@ export default function RunPage() {
 }
 
 export function ErrorBoundary() {
-  const error = useRouteError();
-  const missing = isRouteErrorResponse(error) && error.status === 404;
   return (
-    <div className="mx-auto max-w-md py-16 text-center" role="alert">
-      <h1 className="text-2xl font-semibold tracking-tight">
-        {missing ? "Run not found" : "This run could not be opened"}
-      </h1>
-      <p className="mt-2 text-sm text-zinc-600 dark:text-zinc-400">
-        {missing
-          ? "It does not exist, or it belongs to another account."
-          : "An unexpected error occurred. The details are in the server log."}
-      </p>
-      <Button asChild className="mt-6">
-        <Link to="/runs">All runs</Link>
-      </Button>
-    </div>
+    <NotFoundBoundary
+      notFound="Run not found"
+      failed="This run could not be opened"
+      back={{ to: "/runs", label: "All runs" }}
+    />
   );
 }

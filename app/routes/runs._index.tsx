@@ -6,11 +6,11 @@ import { formatCount } from "#app/components/charts/format.ts";
 import { formatElapsed } from "#app/components/runs/format.ts";
 import { RunStatusBadge } from "#app/components/runs/run-status.tsx";
 import { Button } from "#app/components/ui/button.tsx";
-import { Skeleton } from "#app/components/ui/card.tsx";
 import { EmptyState } from "#app/components/ui/empty-state.tsx";
 import { FormAlert } from "#app/components/ui/field.tsx";
 import { PageHeader } from "#app/components/ui/page-header.tsx";
 import { DateTime } from "#app/components/ui/section.tsx";
+import { Table, TableSkeleton, TBody, Td, THead, Th } from "#app/components/ui/table.tsx";
 import { isAppError } from "#app/lib/app-error.ts";
 import { isUuid } from "#app/lib/use-case.ts";
 import { formatMicros } from "#app/modules/ai/ai.types.ts";
@@ -216,26 +216,11 @@ function FilterBar({ filters, projects, workflows }: Pick<Data, "filters" | "pro
 
 function RunTableSkeleton() {
   return (
-    <div
-      className="rounded-lg border border-zinc-200 dark:border-zinc-800"
-      role="status"
-      aria-label="Loading runs"
-    >
-      <div className="h-9 border-b border-zinc-200 bg-zinc-50 dark:border-zinc-800 dark:bg-zinc-900/60" />
-      {[0, 1, 2, 3].map((i) => (
-        <div
-          key={i}
-          className="flex items-center gap-6 border-b border-zinc-100 px-4 py-4 last:border-0 dark:border-zinc-800"
-        >
-          <Skeleton className="h-5 w-20" />
-          <Skeleton className="h-4 w-44" />
-          <Skeleton className="h-4 w-28" />
-          <Skeleton className="h-4 w-36" />
-          <Skeleton className="ml-auto h-4 w-14" />
-          <Skeleton className="h-4 w-12" />
-        </div>
-      ))}
-    </div>
+    <TableSkeleton
+      label="Loading runs"
+      rows={4}
+      cells={["h-5 w-20", "h-4 w-44", "h-4 w-28", "h-4 w-36", "ml-auto h-4 w-14", "h-4 w-12"]}
+    />
   );
 }
 
@@ -346,82 +331,63 @@ function RunTable({
   if (rows.length === 0) {
     return <EmptyRuns filtered={Boolean(filters.projectId || filters.workflowId || filters.status)} />;
   }
-  const th = "px-4 py-2.5 font-medium";
   return (
     <div className="space-y-4">
-      <div className="overflow-x-auto rounded-lg border border-zinc-200 dark:border-zinc-800">
-        <table className="w-full text-left text-sm" aria-label="Runs">
-          <thead className="bg-zinc-50 text-xs uppercase tracking-wide text-zinc-500 dark:bg-zinc-900/60">
-            <tr>
-              <th scope="col" className={th}>
-                Status
-              </th>
-              <th scope="col" className={th}>
-                Workflow
-              </th>
-              <th scope="col" className={th}>
-                Project
-              </th>
-              <th scope="col" className={th}>
-                Started
-              </th>
-              <th scope="col" className={clsx(th, "text-right")}>
-                Duration
-              </th>
-              <th scope="col" className={clsx(th, "text-right")}>
-                Tokens
-              </th>
-              <th scope="col" className={clsx(th, "text-right")}>
-                Cost
-              </th>
+      <Table aria-label="Runs">
+        <THead>
+          <Th>Status</Th>
+          <Th>Workflow</Th>
+          <Th>Project</Th>
+          <Th>Started</Th>
+          <Th align="right">Duration</Th>
+          <Th align="right">Tokens</Th>
+          <Th align="right">Cost</Th>
+        </THead>
+        <TBody>
+          {rows.map((run) => (
+            <tr
+              key={run.id}
+              className="bg-white hover:bg-zinc-50 dark:bg-zinc-950 dark:hover:bg-zinc-900/60"
+              data-testid="run-row"
+              data-status={run.status}
+            >
+              <Td>
+                <RunStatusBadge status={run.status} />
+              </Td>
+              <Td>
+                <Link
+                  to={`/runs/${run.id}`}
+                  className="font-medium text-zinc-900 hover:text-brand-700 hover:underline dark:text-zinc-100 dark:hover:text-brand-100"
+                >
+                  {run.workflowName}
+                </Link>{" "}
+                <span className="text-xs text-zinc-500">v{run.versionNumber}</span>
+              </Td>
+              <Td muted>
+                <Link to={`/runs?projectId=${run.projectId}`} className="hover:underline">
+                  {projectNames.get(run.projectId) ?? "Project"}
+                </Link>
+              </Td>
+              <Td muted nowrap>
+                <DateTime value={run.startedAt ?? run.createdAt} />
+              </Td>
+              <Td numeric muted nowrap>
+                {run.status === "queued"
+                  ? "queued"
+                  : run.status === "running"
+                    ? "running…"
+                    : formatElapsed(run.durationMs)}
+              </Td>
+              <Td numeric muted>
+                {formatCount(run.tokensIn + run.tokensOut)}
+              </Td>
+              <Td numeric nowrap>
+                {formatMicros(run.costMicros)}
+              </Td>
             </tr>
-          </thead>
-          <tbody className="divide-y divide-zinc-100 dark:divide-zinc-800">
-            {rows.map((run) => (
-              <tr
-                key={run.id}
-                className="bg-white hover:bg-zinc-50 dark:bg-zinc-950 dark:hover:bg-zinc-900/60"
-                data-testid="run-row"
-                data-status={run.status}
-              >
-                <td className="px-4 py-3">
-                  <RunStatusBadge status={run.status} />
-                </td>
-                <td className="px-4 py-3">
-                  <Link
-                    to={`/runs/${run.id}`}
-                    className="font-medium text-zinc-900 hover:text-brand-700 hover:underline dark:text-zinc-100 dark:hover:text-brand-100"
-                  >
-                    {run.workflowName}
-                  </Link>{" "}
-                  <span className="text-xs text-zinc-500">v{run.versionNumber}</span>
-                </td>
-                <td className="px-4 py-3 text-zinc-600 dark:text-zinc-400">
-                  <Link to={`/runs?projectId=${run.projectId}`} className="hover:underline">
-                    {projectNames.get(run.projectId) ?? "Project"}
-                  </Link>
-                </td>
-                <td className="px-4 py-3 whitespace-nowrap text-zinc-600 dark:text-zinc-400">
-                  <DateTime value={run.startedAt ?? run.createdAt} />
-                </td>
-                <td className="px-4 py-3 text-right tabular-nums whitespace-nowrap text-zinc-600 dark:text-zinc-400">
-                  {run.status === "queued"
-                    ? "queued"
-                    : run.status === "running"
-                      ? "running…"
-                      : formatElapsed(run.durationMs)}
-                </td>
-                <td className="px-4 py-3 text-right tabular-nums text-zinc-600 dark:text-zinc-400">
-                  {formatCount(run.tokensIn + run.tokensOut)}
-                </td>
-                <td className="px-4 py-3 text-right tabular-nums whitespace-nowrap">
-                  {formatMicros(run.costMicros)}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+          ))}
+        </TBody>
+      </Table>
       {error ? <FormAlert>{error}</FormAlert> : null}
       <div className="flex items-center justify-between gap-4 text-sm text-zinc-500">
         <span aria-live="polite">

@@ -21,6 +21,7 @@ import { EmptyState } from "#app/components/ui/empty-state.tsx";
 import { FormAlert } from "#app/components/ui/field.tsx";
 import { PageHeader } from "#app/components/ui/page-header.tsx";
 import { Section } from "#app/components/ui/section.tsx";
+import { Table, TBody, Td, THead, Th } from "#app/components/ui/table.tsx";
 import { type FieldErrors, fieldErrors, formDataObject } from "#app/lib/forms.ts";
 import { formatMicros, MICROS_PER_DOLLAR } from "#app/modules/ai/ai.types.ts";
 import { deleteBudget, listBudgets, listBudgetTargets, setBudget } from "#app/modules/ai/budgets.server.ts";
@@ -359,9 +360,6 @@ function CostByProject({ summary }: { summary: UsageSummary }) {
   );
 }
 
-const th = "px-3 py-2 font-medium";
-const td = "px-3 py-2.5";
-
 function TopRuns({ summary }: { summary: UsageSummary }) {
   return (
     <Card flush>
@@ -373,64 +371,46 @@ function TopRuns({ summary }: { summary: UsageSummary }) {
           No workflow run made AI calls in this period.
         </p>
       ) : (
-        <div className="overflow-x-auto">
-          <table className="w-full text-left text-sm" aria-label="Most expensive runs" data-testid="top-runs">
-            <thead className="bg-zinc-50 text-xs tracking-wide text-zinc-500 uppercase dark:bg-zinc-900/60">
-              <tr>
-                <th scope="col" className={clsx(th, "pl-5")}>
-                  Run
-                </th>
-                <th scope="col" className={th}>
-                  Project
-                </th>
-                <th scope="col" className={th}>
-                  Status
-                </th>
-                <th scope="col" className={clsx(th, "text-right")}>
-                  Calls
-                </th>
-                <th scope="col" className={clsx(th, "text-right")}>
-                  Tokens
-                </th>
-                <th scope="col" className={clsx(th, "text-right")}>
-                  Cost
-                </th>
-                <th scope="col" className={clsx(th, "pr-5")}>
-                  Started
-                </th>
+        <Table density="card" aria-label="Most expensive runs" data-testid="top-runs">
+          <THead>
+            <Th className="pl-5">Run</Th>
+            <Th>Project</Th>
+            <Th>Status</Th>
+            <Th align="right">Calls</Th>
+            <Th align="right">Tokens</Th>
+            <Th align="right">Cost</Th>
+            <Th className="pr-5">Started</Th>
+          </THead>
+          <TBody>
+            {summary.topRuns.map((run) => (
+              <tr key={run.runId}>
+                <Td className="pl-5">
+                  <Link
+                    to={`/projects/${run.projectId}`}
+                    className="font-medium text-zinc-900 hover:underline dark:text-zinc-100"
+                    title={`Run ${run.runId}`}
+                  >
+                    {run.workflowName ?? "Run"}
+                  </Link>
+                </Td>
+                <Td muted>{run.projectName ?? "—"}</Td>
+                <Td>
+                  <RunStatusBadge status={run.status} />
+                </Td>
+                <Td numeric>{formatCount(run.calls)}</Td>
+                <Td numeric title={formatCount(run.tokens)}>
+                  {formatCompact(run.tokens)}
+                </Td>
+                <Td numeric className="font-medium">
+                  {formatMicros(run.costMicros)}
+                </Td>
+                <Td muted nowrap className="pr-5 text-xs">
+                  {formatTime(run.startedAt)} UTC
+                </Td>
               </tr>
-            </thead>
-            <tbody className="divide-y divide-zinc-100 dark:divide-zinc-800">
-              {summary.topRuns.map((run) => (
-                <tr key={run.runId}>
-                  <td className={clsx(td, "pl-5")}>
-                    <Link
-                      to={`/projects/${run.projectId}`}
-                      className="font-medium text-zinc-900 hover:underline dark:text-zinc-100"
-                      title={`Run ${run.runId}`}
-                    >
-                      {run.workflowName ?? "Run"}
-                    </Link>
-                  </td>
-                  <td className={clsx(td, "text-zinc-600 dark:text-zinc-400")}>{run.projectName ?? "—"}</td>
-                  <td className={td}>
-                    <RunStatusBadge status={run.status} />
-                  </td>
-                  <td className={clsx(td, "text-right tabular-nums")}>{formatCount(run.calls)}</td>
-                  <td className={clsx(td, "text-right tabular-nums")} title={formatCount(run.tokens)}>
-                    {formatCompact(run.tokens)}
-                  </td>
-                  <td className={clsx(td, "text-right font-medium tabular-nums")}>
-                    {formatMicros(run.costMicros)}
-                  </td>
-                  <td className={clsx(td, "pr-5 text-xs whitespace-nowrap text-zinc-600 dark:text-zinc-400")}>
-                    {formatTime(run.startedAt)} UTC
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </TBody>
+        </Table>
       )}
     </Card>
   );
@@ -483,77 +463,57 @@ function RecentCalls({ summary }: { summary: UsageSummary }) {
           Recent calls
         </CardTitle>
       </div>
-      <div className="overflow-x-auto">
-        <table className="w-full text-left text-sm" aria-label="Recent calls" data-testid="recent-calls">
-          <thead className="bg-zinc-50 text-xs tracking-wide text-zinc-500 uppercase dark:bg-zinc-900/60">
-            <tr>
-              <th scope="col" className={clsx(th, "pl-5")}>
-                Time (UTC)
-              </th>
-              <th scope="col" className={th}>
-                Model
-              </th>
-              <th scope="col" className={th}>
-                Project
-              </th>
-              <th scope="col" className={clsx(th, "text-right")}>
-                Tokens in / out
-              </th>
-              <th scope="col" className={clsx(th, "text-right")}>
-                Cost
-              </th>
-              <th scope="col" className={clsx(th, "text-right")}>
-                TTFT
-              </th>
-              <th scope="col" className={clsx(th, "text-right")}>
-                Latency
-              </th>
-              <th scope="col" className={clsx(th, "pr-5")}>
-                Result
-              </th>
+      <Table density="card" aria-label="Recent calls" data-testid="recent-calls">
+        <THead>
+          <Th className="pl-5">Time (UTC)</Th>
+          <Th>Model</Th>
+          <Th>Project</Th>
+          <Th align="right">Tokens in / out</Th>
+          <Th align="right">Cost</Th>
+          <Th align="right">TTFT</Th>
+          <Th align="right">Latency</Th>
+          <Th className="pr-5">Result</Th>
+        </THead>
+        <TBody>
+          {calls.map((call) => (
+            <tr key={call.id}>
+              <Td muted nowrap className="pl-5 text-xs">
+                <time dateTime={new Date(call.createdAt).toISOString()}>{formatTime(call.createdAt)}</time>
+              </Td>
+              <Td>
+                <span className="font-mono text-xs whitespace-nowrap">{call.model}</span>
+                {call.templateVersion ? (
+                  <span className="block text-xs text-zinc-500 dark:text-zinc-400">
+                    {call.templateVersion.templateName} v{call.templateVersion.number}
+                  </span>
+                ) : null}
+              </Td>
+              <Td className="max-w-40 truncate">
+                {call.projectId ? (
+                  <Link to={`/projects/${call.projectId}`} className="hover:underline">
+                    {call.projectName ?? "Project"}
+                  </Link>
+                ) : (
+                  <span className="text-zinc-400">—</span>
+                )}
+              </Td>
+              <Td numeric nowrap>
+                {formatCount(call.tokensIn)} / {formatCount(call.tokensOut)}
+              </Td>
+              <Td numeric>{formatMicros(call.costMicros)}</Td>
+              <Td numeric nowrap>
+                {formatDuration(call.ttftMs)}
+              </Td>
+              <Td numeric nowrap>
+                {formatDuration(call.latencyMs)}
+              </Td>
+              <Td className="pr-5">
+                <CallResult call={call} />
+              </Td>
             </tr>
-          </thead>
-          <tbody className="divide-y divide-zinc-100 dark:divide-zinc-800">
-            {calls.map((call) => (
-              <tr key={call.id}>
-                <td className={clsx(td, "pl-5 text-xs whitespace-nowrap text-zinc-600 dark:text-zinc-400")}>
-                  <time dateTime={new Date(call.createdAt).toISOString()}>{formatTime(call.createdAt)}</time>
-                </td>
-                <td className={td}>
-                  <span className="font-mono text-xs whitespace-nowrap">{call.model}</span>
-                  {call.templateVersion ? (
-                    <span className="block text-xs text-zinc-500 dark:text-zinc-400">
-                      {call.templateVersion.templateName} v{call.templateVersion.number}
-                    </span>
-                  ) : null}
-                </td>
-                <td className={clsx(td, "max-w-40 truncate")}>
-                  {call.projectId ? (
-                    <Link to={`/projects/${call.projectId}`} className="hover:underline">
-                      {call.projectName ?? "Project"}
-                    </Link>
-                  ) : (
-                    <span className="text-zinc-400">—</span>
-                  )}
-                </td>
-                <td className={clsx(td, "text-right whitespace-nowrap tabular-nums")}>
-                  {formatCount(call.tokensIn)} / {formatCount(call.tokensOut)}
-                </td>
-                <td className={clsx(td, "text-right tabular-nums")}>{formatMicros(call.costMicros)}</td>
-                <td className={clsx(td, "text-right tabular-nums whitespace-nowrap")}>
-                  {formatDuration(call.ttftMs)}
-                </td>
-                <td className={clsx(td, "text-right tabular-nums whitespace-nowrap")}>
-                  {formatDuration(call.latencyMs)}
-                </td>
-                <td className={clsx(td, "pr-5")}>
-                  <CallResult call={call} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+          ))}
+        </TBody>
+      </Table>
       {hidden > 0 || all ? (
         <div className="border-t border-zinc-100 px-5 py-3 dark:border-zinc-800">
           <Button variant="ghost" className="h-8 px-3" onClick={() => setAll(!all)} aria-expanded={all}>

@@ -2,8 +2,8 @@ import * as DropdownMenu from "@radix-ui/react-dropdown-menu";
 import { Link, useFetcher } from "@remix-run/react";
 import clsx from "clsx";
 import { useState } from "react";
-import { Skeleton } from "#app/components/ui/card.tsx";
 import { DateTime } from "#app/components/ui/section.tsx";
+import { Table, TableSkeleton, TBody, Td, THead, Th } from "#app/components/ui/table.tsx";
 import { formatMicroDollars } from "./format.ts";
 import { DeleteProjectDialog, EditProjectDialog } from "./project-dialogs.tsx";
 
@@ -109,88 +109,72 @@ export function ProjectTable({ projects }: { projects: ProjectRow[] }) {
   const [deleting, setDeleting] = useState<ProjectRow | null>(null);
   return (
     <>
-      <div className="overflow-x-auto rounded-lg border border-zinc-200 dark:border-zinc-800">
-        <table className="w-full text-left text-sm" aria-label="Projects">
-          <thead className="bg-zinc-50 text-xs uppercase tracking-wide text-zinc-500 dark:bg-zinc-900/60">
-            <tr>
-              <th scope="col" className="px-4 py-2.5 font-medium">
-                Project
-              </th>
-              <th scope="col" className="px-4 py-2.5 font-medium">
-                Last run
-              </th>
-              <th scope="col" className="px-4 py-2.5 font-medium">
-                Last activity
-              </th>
-              <th scope="col" className="px-4 py-2.5 text-right font-medium">
-                Cost this month
-              </th>
-              <th scope="col" className="px-4 py-2.5 text-right font-medium">
-                Files
-              </th>
-              <th scope="col" className="w-12 px-2 py-2.5">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody className="divide-y divide-zinc-100 dark:divide-zinc-800">
-            {projects.map((project) => (
-              <tr
-                key={project.id}
-                className={clsx(
-                  "hover:bg-zinc-50/70 dark:hover:bg-zinc-900/50",
-                  project.archivedAt && "text-zinc-500",
-                )}
-                data-testid="project-row"
-              >
-                <td className="max-w-md px-4 py-3">
-                  <div className="flex items-center gap-2">
-                    <Link
-                      to={`/projects/${project.id}`}
-                      className="truncate font-medium text-zinc-900 hover:underline dark:text-zinc-100"
-                    >
-                      {project.name}
-                    </Link>
-                    {project.archivedAt ? (
-                      <span className="rounded-full border border-zinc-300 px-1.5 text-[11px] font-medium text-zinc-500 dark:border-zinc-700">
-                        Archived
-                      </span>
-                    ) : null}
-                  </div>
-                  {project.description ? (
-                    <p className="mt-0.5 truncate text-xs text-zinc-500 dark:text-zinc-400">
-                      {project.description}
-                    </p>
+      <Table aria-label="Projects">
+        <THead>
+          <Th>Project</Th>
+          <Th>Last run</Th>
+          <Th>Last activity</Th>
+          <Th align="right">Cost this month</Th>
+          <Th align="right">Files</Th>
+          <th scope="col" className="w-12 px-2 py-2.5">
+            <span className="sr-only">Actions</span>
+          </th>
+        </THead>
+        <TBody>
+          {projects.map((project) => (
+            <tr
+              key={project.id}
+              className={clsx(
+                "hover:bg-zinc-50/70 dark:hover:bg-zinc-900/50",
+                project.archivedAt && "text-zinc-500",
+              )}
+              data-testid="project-row"
+            >
+              <Td className="max-w-md">
+                <div className="flex items-center gap-2">
+                  <Link
+                    to={`/projects/${project.id}`}
+                    className="truncate font-medium text-zinc-900 hover:underline dark:text-zinc-100"
+                  >
+                    {project.name}
+                  </Link>
+                  {project.archivedAt ? (
+                    <span className="rounded-full border border-zinc-300 px-1.5 text-[11px] font-medium text-zinc-500 dark:border-zinc-700">
+                      Archived
+                    </span>
                   ) : null}
-                </td>
-                <td className="px-4 py-3 whitespace-nowrap">
-                  {project.lastRun ? (
-                    <RunStatusBadge status={project.lastRun.status} />
-                  ) : (
-                    <span className="text-xs text-zinc-400">No runs yet</span>
-                  )}
-                </td>
-                <td className="px-4 py-3 text-xs whitespace-nowrap text-zinc-600 dark:text-zinc-400">
-                  <DateTime value={project.lastActivityAt} />
-                </td>
-                <td className="px-4 py-3 text-right tabular-nums whitespace-nowrap">
-                  {formatMicroDollars(project.monthToDateCostMicros)}
-                </td>
-                <td className="px-4 py-3 text-right tabular-nums">
-                  {project.fileCount.toLocaleString("en-US")}
-                </td>
-                <td className="px-2 py-3 text-right">
-                  <RowMenu
-                    project={project}
-                    onEdit={() => setEditing(project)}
-                    onDelete={() => setDeleting(project)}
-                  />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+                </div>
+                {project.description ? (
+                  <p className="mt-0.5 truncate text-xs text-zinc-500 dark:text-zinc-400">
+                    {project.description}
+                  </p>
+                ) : null}
+              </Td>
+              <Td nowrap>
+                {project.lastRun ? (
+                  <RunStatusBadge status={project.lastRun.status} />
+                ) : (
+                  <span className="text-xs text-zinc-400">No runs yet</span>
+                )}
+              </Td>
+              <Td muted nowrap className="text-xs">
+                <DateTime value={project.lastActivityAt} />
+              </Td>
+              <Td numeric nowrap>
+                {formatMicroDollars(project.monthToDateCostMicros)}
+              </Td>
+              <Td numeric>{project.fileCount.toLocaleString("en-US")}</Td>
+              <td className="px-2 py-3 text-right">
+                <RowMenu
+                  project={project}
+                  onEdit={() => setEditing(project)}
+                  onDelete={() => setDeleting(project)}
+                />
+              </td>
+            </tr>
+          ))}
+        </TBody>
+      </Table>
       <EditProjectDialog project={editing} onClose={() => setEditing(null)} />
       <DeleteProjectDialog project={deleting} onClose={() => setDeleting(null)} />
     </>
@@ -200,24 +184,10 @@ export function ProjectTable({ projects }: { projects: ProjectRow[] }) {
 /** Shown while the list streams in: the table's shape, so nothing jumps when it arrives. */
 export function ProjectTableSkeleton() {
   return (
-    <div
-      className="rounded-lg border border-zinc-200 dark:border-zinc-800"
-      role="status"
-      aria-label="Loading projects"
-    >
-      <div className="h-9 border-b border-zinc-200 bg-zinc-50 dark:border-zinc-800 dark:bg-zinc-900/60" />
-      {[0, 1, 2].map((i) => (
-        <div
-          key={i}
-          className="flex items-center gap-6 border-b border-zinc-100 px-4 py-4 last:border-0 dark:border-zinc-800"
-        >
-          <Skeleton className="h-4 w-48" />
-          <Skeleton className="h-4 w-20" />
-          <Skeleton className="h-4 w-32" />
-          <Skeleton className="ml-auto h-4 w-14" />
-          <Skeleton className="h-4 w-8" />
-        </div>
-      ))}
-    </div>
+    <TableSkeleton
+      label="Loading projects"
+      rows={3}
+      cells={["h-4 w-48", "h-4 w-20", "h-4 w-32", "ml-auto h-4 w-14", "h-4 w-8"]}
+    />
   );
 }

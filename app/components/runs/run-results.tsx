@@ -6,6 +6,7 @@ import * as Tabs from "@radix-ui/react-tabs";
 import clsx from "clsx";
 import { type ReactNode, useEffect, useId, useLayoutEffect, useRef, useState } from "react";
 import { formatCount } from "#app/components/charts/format.ts";
+import { Table, TBody, Td, THead, Th } from "#app/components/ui/table.tsx";
 import { formatMicros } from "#app/modules/ai/ai.types.ts";
 import { formatClock, formatElapsed, formatValue, isStructured } from "./format.ts";
 import type { LogEntry, RunDisplay, RunDisplayStep } from "./run-state.ts";
@@ -321,65 +322,49 @@ function LogsTab({ logs, dropped }: { logs: LogEntry[]; dropped: number }) {
 }
 
 function UsageTab({ run }: { run: RunDisplay }) {
-  const th = "px-4 py-2.5 font-medium";
-  const td = "px-4 py-2.5 tabular-nums";
   return (
     <div className="space-y-2">
-      <div className="overflow-x-auto rounded-lg border border-zinc-200 dark:border-zinc-800">
-        <table className="w-full text-left text-sm" aria-label="Usage by step" data-testid="run-usage">
-          <thead className="bg-zinc-50 text-xs uppercase tracking-wide text-zinc-500 dark:bg-zinc-900/60">
-            <tr>
-              <th scope="col" className={th}>
-                Step
-              </th>
-              <th scope="col" className={th}>
-                Model
-              </th>
-              <th scope="col" className={clsx(th, "text-right")}>
-                Tokens in
-              </th>
-              <th scope="col" className={clsx(th, "text-right")}>
-                Tokens out
-              </th>
-              <th scope="col" className={clsx(th, "text-right")}>
-                Cost
-              </th>
+      <Table density="compact" aria-label="Usage by step" data-testid="run-usage">
+        <THead>
+          <Th>Step</Th>
+          <Th>Model</Th>
+          <Th align="right">Tokens in</Th>
+          <Th align="right">Tokens out</Th>
+          <Th align="right">Cost</Th>
+        </THead>
+        <TBody>
+          {run.steps.map((step) => (
+            <tr key={step.stepId} className="bg-white dark:bg-zinc-950">
+              <Td>
+                <span className="font-medium">{stepLabel(step)}</span>{" "}
+                <span className="text-xs text-zinc-500">{step.type}</span>
+              </Td>
+              <Td muted className="font-mono text-xs">
+                {step.model ?? "—"}
+              </Td>
+              <Td numeric>{formatCount(step.usage.tokensIn)}</Td>
+              <Td numeric>{formatCount(step.usage.tokensOut)}</Td>
+              <Td numeric>{formatMicros(step.usage.costMicros)}</Td>
             </tr>
-          </thead>
-          <tbody className="divide-y divide-zinc-100 dark:divide-zinc-800">
-            {run.steps.map((step) => (
-              <tr key={step.stepId} className="bg-white dark:bg-zinc-950">
-                <td className="px-4 py-2.5">
-                  <span className="font-medium">{stepLabel(step)}</span>{" "}
-                  <span className="text-xs text-zinc-500">{step.type}</span>
-                </td>
-                <td className="px-4 py-2.5 font-mono text-xs text-zinc-600 dark:text-zinc-400">
-                  {step.model ?? "—"}
-                </td>
-                <td className={clsx(td, "text-right")}>{formatCount(step.usage.tokensIn)}</td>
-                <td className={clsx(td, "text-right")}>{formatCount(step.usage.tokensOut)}</td>
-                <td className={clsx(td, "text-right")}>{formatMicros(step.usage.costMicros)}</td>
-              </tr>
-            ))}
-          </tbody>
-          <tfoot className="border-t border-zinc-200 bg-zinc-50 font-semibold dark:border-zinc-800 dark:bg-zinc-900/60">
-            <tr>
-              <th scope="row" className="px-4 py-2.5" colSpan={2}>
-                Total
-              </th>
-              <td className={clsx(td, "text-right")} data-testid="usage-total-in">
-                {formatCount(run.usage.tokensIn)}
-              </td>
-              <td className={clsx(td, "text-right")} data-testid="usage-total-out">
-                {formatCount(run.usage.tokensOut)}
-              </td>
-              <td className={clsx(td, "text-right")} data-testid="usage-total-cost">
-                {formatMicros(run.usage.costMicros)}
-              </td>
-            </tr>
-          </tfoot>
-        </table>
-      </div>
+          ))}
+        </TBody>
+        <tfoot className="border-t border-zinc-200 bg-zinc-50 font-semibold dark:border-zinc-800 dark:bg-zinc-900/60">
+          <tr>
+            <th scope="row" className="px-4 py-2.5" colSpan={2}>
+              Total
+            </th>
+            <Td numeric data-testid="usage-total-in">
+              {formatCount(run.usage.tokensIn)}
+            </Td>
+            <Td numeric data-testid="usage-total-out">
+              {formatCount(run.usage.tokensOut)}
+            </Td>
+            <Td numeric data-testid="usage-total-cost">
+              {formatMicros(run.usage.costMicros)}
+            </Td>
+          </tr>
+        </tfoot>
+      </Table>
       <p className="text-xs text-zinc-500">
         Usage is counted when a model call ends. Steps reused by a retry were paid by the earlier run.
       </p>

@@ -20,6 +20,7 @@ import type { AuthRuntime } from "#app/modules/auth/runtime.server.ts";
 import type { EventHub } from "#app/modules/runs/event-hub.server.ts";
 import { jsonError } from "#app/server/api-errors.server.ts";
 import { principalOf, requireApiScope } from "#app/server/guards.server.ts";
+import { serialPump, startEventStream } from "#app/server/sse.server.ts";
 import { latestNotificationSeq, readNotificationsAfter } from "./notifications.server.ts";
 import { MAX_NOTIFICATIONS_PAGE } from "./notifications.types.ts";
 
@@ -68,8 +69,6 @@ export function notificationRoutes({
     }
     let ended = false;
     let lastSent = 0;
-    let pumping: Promise<void> | null = null;
-    let again = false;
     // Subscribe before the first read: a notification written in between wakes us.
     const unsubscribe = hub.subscribeUser(userId, (maxSeq) => {
       if (maxSeq === null || maxSeq > lastSent) void pump();
@@ -82,15 +81,8 @@ export function notificationRoutes({
       return;
     }
 
-    res.writeHead(200, {
-      "Content-Type": "text/event-stream; charset=utf-8",
-      "Cache-Control": "no-cache, no-transform",
-      "X-Accel-Buffering": "no",
-      Connection: "keep-alive",
-    });
-    res.socket?.setNoDelay(true);
     // The first id tells EventSource where this stream starts, so a reconnect resumes from there.
-    res.write(`retry: ${RETRY_MS}\nid: ${lastSent}\n\n`);
+    startEventStream(res, `retry: ${RETRY_MS}\nid: ${lastSent}\n\n`);
 
     const finish = () => {
       if (ended) return;
@@ -113,27 +105,14 @@ export function notificationRoutes({
       }
     };
 
-    const pump = (): Promise<void> => {
-      if (ended) return Promise.resolve();
-      if (pumping) {
-        again = true;
-        return pumping;
-      }
-      pumping = (async () => {
-        try {
-          do {
-            again = false;
-            await drain();
-          } while (again && !ended);
-        } catch (error) {
-          logger?.warn({ err: error }, "notification stream failed; closing it");
-          finish();
-        } finally {
-          pumping = null;
-        }
-      })();
-      return pumping;
-    };
+    const reads = serialPump(drain, {
+      ended: () => ended,
+      onError: (error) => {
+        logger?.warn({ err: error }, "notification stream failed; closing it");
+        finish();
+      },
+    });
+    const pump = () => reads.pump();
 
     const heartbeat = setInterval(() => {
       if (ended) return;

@@ -24,6 +24,7 @@ import type { Logger } from "#app/lib/logger.server.ts";
 import type { AuthRuntime } from "#app/modules/auth/runtime.server.ts";
 import { jsonError } from "#app/server/api-errors.server.ts";
 import { principalOf, requireApiScope } from "#app/server/guards.server.ts";
+import { serialPump, startEventStream, writeOrWait } from "#app/server/sse.server.ts";
 import type { EventHub } from "./event-hub.server.ts";
 import {
   type EventCursor,
@@ -262,32 +263,9 @@ export function runEventRoutes({
 
     let lastSent = after;
     let ended = false;
-    let pumping: Promise<void> | null = null;
-    let again = false;
     let quietTicks = 0;
 
-    res.writeHead(200, {
-      "Content-Type": "text/event-stream; charset=utf-8",
-      "Cache-Control": "no-cache, no-transform",
-      "X-Accel-Buffering": "no",
-      Connection: "keep-alive",
-    });
-    res.socket?.setNoDelay(true);
-    res.write(`retry: ${RETRY_MS}\n\n`);
-
-    const write = (chunk: string | Buffer): Promise<void> | undefined => {
-      if (res.write(chunk)) return undefined;
-      // A slow client: wait until it has taken what is queued before reading more.
-      return new Promise((resolve) => {
-        const done = () => {
-          res.off("drain", done);
-          res.off("close", done);
-          resolve();
-        };
-        res.on("drain", done);
-        res.on("close", done);
-      });
-    };
+    startEventStream(res, `retry: ${RETRY_MS}\n\n`);
 
     const finish = () => {
       if (ended) return;
@@ -303,7 +281,8 @@ export function runEventRoutes({
         if (ended) return;
         const page = await feed.read({ runId, userId, afterSeq: lastSent });
         if (ended || page.count === 0) return;
-        const pending = write(page.bytes);
+        // A slow client: wait until it has taken what is queued before reading more.
+        const pending = writeOrWait(res, page.bytes);
         lastSent = page.lastSeq;
         if (pending) await pending;
         if (page.terminal) {
@@ -315,28 +294,15 @@ export function runEventRoutes({
     };
 
     /** Serialised reads: a wake during a read asks for one more read after it. */
-    const pump = (): Promise<void> => {
-      if (ended) return Promise.resolve();
-      if (pumping) {
-        again = true;
-        return pumping;
-      }
-      pumping = (async () => {
-        try {
-          do {
-            again = false;
-            await drain();
-          } while (again && !ended);
-        } catch (error) {
-          // The client reconnects with Last-Event-ID and resumes where this stream stopped.
-          logger?.warn({ err: error, runId }, "run event stream failed; closing it");
-          finish();
-        } finally {
-          pumping = null;
-        }
-      })();
-      return pumping;
-    };
+    const reads = serialPump(drain, {
+      ended: () => ended,
+      onError: (error) => {
+        // The client reconnects with Last-Event-ID and resumes where this stream stopped.
+        logger?.warn({ err: error, runId }, "run event stream failed; closing it");
+        finish();
+      },
+    });
+    const pump = () => reads.pump();
 
     // Subscribe before the first read: an event stored in between wakes us, so none falls in the gap.
     const unsubscribe = hub.subscribe(runId, (maxSeq) => {
@@ -348,7 +314,7 @@ export function runEventRoutes({
       res.write(": ping\n\n");
       // Safety net for a missed wake-up, and the end of a run whose terminal event never came.
       void (async () => {
-        if (pumping) return;
+        if (reads.busy) return;
         try {
           const before = lastSent;
           await pump();

@@ -20,6 +20,22 @@ const write = scopedProcedure("runs:write");
 const tags = ["runs"];
 const deps = (ctx: TrpcContext): RunsDeps => ({ db: ctx.db });
 
+/** Retry and re-run: the same procedure but for the mode (see restartRun). */
+function restart(mode: "retry" | "rerun", path: `/${string}`, summary: string) {
+  return write
+    .meta({ openapi: { method: "POST", path, tags, summary } })
+    .input(ZRunIdInput)
+    .output(ZRestartRunOutput)
+    .mutation(async ({ ctx, input }) => {
+      const started = await restartRun(
+        { userId: ctx.auth.userId, runId: input.id, mode, apiKeyId: ctx.auth.apiKeyId },
+        deps(ctx),
+      );
+      ctx.response.setStatus(202);
+      return started;
+    });
+}
+
 export const runsRouter = router({
   create: write
     .meta({
@@ -89,45 +105,14 @@ export const runsRouter = router({
     .output(ZRunView)
     .mutation(({ ctx, input }) => cancelRun({ userId: ctx.auth.userId, runId: input.id }, deps(ctx))),
 
-  retry: write
-    .meta({
-      openapi: {
-        method: "POST",
-        path: "/runs/{id}/retry",
-        tags,
-        summary:
-          "Retry a failed, cancelled or dead run from its failed step: a new run (same version and input) reusing the steps that succeeded; 202 {runId, reusedSteps}",
-      },
-    })
-    .input(ZRunIdInput)
-    .output(ZRestartRunOutput)
-    .mutation(async ({ ctx, input }) => {
-      const started = await restartRun(
-        { userId: ctx.auth.userId, runId: input.id, mode: "retry", apiKeyId: ctx.auth.apiKeyId },
-        deps(ctx),
-      );
-      ctx.response.setStatus(202);
-      return started;
-    }),
-
-  rerun: write
-    .meta({
-      openapi: {
-        method: "POST",
-        path: "/runs/{id}/rerun",
-        tags,
-        summary:
-          "Run a finished run again from the start with the same version and input: 202 {runId}; 409 while it runs",
-      },
-    })
-    .input(ZRunIdInput)
-    .output(ZRestartRunOutput)
-    .mutation(async ({ ctx, input }) => {
-      const started = await restartRun(
-        { userId: ctx.auth.userId, runId: input.id, mode: "rerun", apiKeyId: ctx.auth.apiKeyId },
-        deps(ctx),
-      );
-      ctx.response.setStatus(202);
-      return started;
-    }),
+  retry: restart(
+    "retry",
+    "/runs/{id}/retry",
+    "Retry a failed, cancelled or dead run from its failed step: a new run (same version and input) reusing the steps that succeeded; 202 {runId, reusedSteps}",
+  ),
+  rerun: restart(
+    "rerun",
+    "/runs/{id}/rerun",
+    "Run a finished run again from the start with the same version and input: 202 {runId}; 409 while it runs",
+  ),
 });

@@ -1,0 +1,69 @@
+/**
+ * Plumbing shared by the Server-Sent Events routes (run events, notifications): the response head, writes
+ * that respect a slow client, and the serialised "read what is new" loop a wake-up triggers.
+ */
+import type { Response } from "express";
+
+/** Send the event-stream head (no caching, no proxy buffering, Nagle off) and a first block, e.g. `retry:`. */
+export function startEventStream(res: Response, firstBlock: string): void {
+  res.writeHead(200, {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache, no-transform",
+    "X-Accel-Buffering": "no",
+    Connection: "keep-alive",
+  });
+  res.socket?.setNoDelay(true);
+  res.write(firstBlock);
+}
+
+/** Write `chunk`; when the socket's buffer is full, a promise that settles once the client took it (or left). */
+export function writeOrWait(res: Response, chunk: string | Buffer): Promise<void> | undefined {
+  if (res.write(chunk)) return undefined;
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
+/**
+ * Serialised reads: `pump()` runs `drain` unless it is running, in which case it asks for one more run after
+ * it (a wake-up during a read is never lost, and reads never overlap). A failing drain calls `onError` (the
+ * stream closes; the client reconnects with Last-Event-ID).
+ */
+export function serialPump(
+  drain: () => Promise<void>,
+  { ended, onError }: { ended: () => boolean; onError: (error: unknown) => void },
+): { pump(): Promise<void>; readonly busy: boolean } {
+  let running: Promise<void> | null = null;
+  let again = false;
+  return {
+    pump() {
+      if (ended()) return Promise.resolve();
+      if (running) {
+        again = true;
+        return running;
+      }
+      running = (async () => {
+        try {
+          do {
+            again = false;
+            await drain();
+          } while (again && !ended());
+        } catch (error) {
+          onError(error);
+        } finally {
+          running = null;
+        }
+      })();
+      return running;
+    },
+    get busy() {
+      return running !== null;
+    },
+  };
+}
