@@ -5,6 +5,7 @@ import clsx from "clsx";
 import { type FormEvent, useEffect, useId, useMemo, useRef, useState } from "react";
 import { Button } from "#app/components/ui/button.tsx";
 import { FormAlert } from "#app/components/ui/field.tsx";
+import { StrokeIcon } from "#app/components/ui/stroke-icon.tsx";
 import {
   formatMicros,
   QUICK_TASK_MAX_FILES,
@@ -277,17 +278,9 @@ export function QuickTaskPanel({
             <Dialog.Title className="text-base font-semibold">Quick task</Dialog.Title>
             <Dialog.Close asChild>
               <Button variant="ghost" aria-label="Close quick task" className="px-2">
-                <svg
-                  width="16"
-                  height="16"
-                  viewBox="0 0 24 24"
-                  fill="none"
-                  stroke="currentColor"
-                  strokeWidth="2"
-                  aria-hidden="true"
-                >
+                <StrokeIcon size={16}>
                   <path d="M6 6l12 12M18 6L6 18" />
-                </svg>
+                </StrokeIcon>
               </Button>
             </Dialog.Close>
           </header>

@@ -3,6 +3,7 @@ import { Link } from "@remix-run/react";
 import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
 import clsx from "clsx";
 import { type ReactNode, useEffect, useState } from "react";
+import { StrokeIcon } from "#app/components/ui/stroke-icon.tsx";
 import { useTRPC } from "#app/trpc/client.ts";
 import {
   badgeText,
@@ -30,38 +31,18 @@ export function KindIcon({ icon, size = 14 }: { icon: KindIconName; size?: numbe
     alert: <path d="M12 7v6M12 16.5v.5" />,
   };
   return (
-    <svg
-      width={size}
-      height={size}
-      viewBox="0 0 24 24"
-      fill="none"
-      stroke="currentColor"
-      strokeWidth="2.5"
-      strokeLinecap="round"
-      strokeLinejoin="round"
-      aria-hidden="true"
-    >
+    <StrokeIcon size={size} strokeWidth={2.5} round>
       {paths[icon]}
-    </svg>
+    </StrokeIcon>
   );
 }
 
 function BellIcon() {
   return (
-    <svg
-      width="18"
-      height="18"
-      viewBox="0 0 24 24"
-      fill="none"
-      stroke="currentColor"
-      strokeWidth="2"
-      strokeLinecap="round"
-      strokeLinejoin="round"
-      aria-hidden="true"
-    >
+    <StrokeIcon size={18} round>
       <path d="M6 8a6 6 0 1 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
       <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
-    </svg>
+    </StrokeIcon>
   );
 }
 

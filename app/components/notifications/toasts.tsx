@@ -1,6 +1,7 @@
 import { Link, useLocation } from "@remix-run/react";
 import clsx from "clsx";
 import { useCallback, useEffect, useRef, useState } from "react";
+import { StrokeIcon } from "#app/components/ui/stroke-icon.tsx";
 import { isOnRunPage, kindMeta, type NotificationItem, pushToast, runHref } from "./format.ts";
 import { KindIcon } from "./notification-center.tsx";
 import { type StreamState, useNotificationStream } from "./use-notifications.ts";
@@ -104,17 +105,9 @@ function Toast({
         aria-label={`Dismiss: ${item.title}`}
         className="flex size-7 shrink-0 items-center justify-center rounded-md text-zinc-400 hover:bg-zinc-100 hover:text-zinc-700 dark:hover:bg-zinc-800 dark:hover:text-zinc-200"
       >
-        <svg
-          width="14"
-          height="14"
-          viewBox="0 0 24 24"
-          fill="none"
-          stroke="currentColor"
-          strokeWidth="2"
-          aria-hidden="true"
-        >
+        <StrokeIcon size={14}>
           <path d="M6 6l12 12M18 6L6 18" />
-        </svg>
+        </StrokeIcon>
       </button>
     </li>
   );

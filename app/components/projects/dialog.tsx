@@ -1,6 +1,7 @@
 import * as Dialog from "@radix-ui/react-dialog";
 import clsx from "clsx";
 import { type ButtonHTMLAttributes, type ReactNode, useLayoutEffect, useRef } from "react";
+import { StrokeIcon } from "#app/components/ui/stroke-icon.tsx";
 
 // useLayoutEffect warns during server rendering, where there is no focus to remember anyway.
 const useIsomorphicLayoutEffect = typeof window === "undefined" ? () => undefined : useLayoutEffect;
@@ -61,17 +62,9 @@ export function Modal({
             className="absolute top-3 right-3 inline-flex h-8 w-8 items-center justify-center rounded-md text-zinc-500 hover:bg-zinc-100 hover:text-zinc-900 dark:hover:bg-zinc-800 dark:hover:text-zinc-100"
             aria-label="Close"
           >
-            <svg
-              width="16"
-              height="16"
-              viewBox="0 0 24 24"
-              fill="none"
-              stroke="currentColor"
-              strokeWidth="2"
-              aria-hidden="true"
-            >
+            <StrokeIcon size={16}>
               <path d="M6 6l12 12M18 6 6 18" />
-            </svg>
+            </StrokeIcon>
           </Dialog.Close>
         </Dialog.Content>
       </Dialog.Portal>

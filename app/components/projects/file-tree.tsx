@@ -1,5 +1,6 @@
 import clsx from "clsx";
 import { type KeyboardEvent, useCallback, useEffect, useId, useLayoutEffect, useRef, useState } from "react";
+import { StrokeIcon } from "#app/components/ui/stroke-icon.tsx";
 import type { TreeNode, TreeRow } from "./tree-model.ts";
 
 /** Row height in pixels: fixed, so only the rows in view are rendered (thousands of files stay fast). */
@@ -28,18 +29,13 @@ export type FileTreeProps = {
 
 function Chevron({ open }: { open: boolean }) {
   return (
-    <svg
-      width="12"
-      height="12"
-      viewBox="0 0 24 24"
-      fill="none"
-      stroke="currentColor"
-      strokeWidth="2.5"
-      aria-hidden="true"
+    <StrokeIcon
+      size={12}
+      strokeWidth={2.5}
       className={clsx("shrink-0 text-zinc-400 transition-transform", open && "rotate-90")}
     >
       <path d="m9 6 6 6-6 6" />
-    </svg>
+    </StrokeIcon>
   );
 }
 
@@ -67,19 +63,10 @@ function FolderIcon({ open }: { open: boolean }) {
 
 function FileIcon() {
   return (
-    <svg
-      width="15"
-      height="15"
-      viewBox="0 0 24 24"
-      fill="none"
-      stroke="currentColor"
-      strokeWidth="1.6"
-      aria-hidden="true"
-      className="shrink-0 text-zinc-400"
-    >
+    <StrokeIcon size={15} strokeWidth={1.6} className="shrink-0 text-zinc-400">
       <path d="M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8z" />
       <path d="M14 3v5h5" />
-    </svg>
+    </StrokeIcon>
   );
 }
 

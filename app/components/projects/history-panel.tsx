@@ -3,6 +3,7 @@ import { LazyCodeDiff } from "#app/components/editor/lazy.tsx";
 import { Button } from "#app/components/ui/button.tsx";
 import { Skeleton } from "#app/components/ui/card.tsx";
 import { DateTime } from "#app/components/ui/section.tsx";
+import { StrokeIcon } from "#app/components/ui/stroke-icon.tsx";
 import { errorMessage, useFileVersionContent, useFileVersions } from "./api.ts";
 import { formatBytes } from "./format.ts";
 
@@ -60,17 +61,9 @@ export function HistoryPanel({
           aria-label="Close history"
           className="inline-flex h-7 w-7 items-center justify-center rounded text-zinc-500 hover:bg-zinc-100 dark:hover:bg-zinc-800"
         >
-          <svg
-            width="14"
-            height="14"
-            viewBox="0 0 24 24"
-            fill="none"
-            stroke="currentColor"
-            strokeWidth="2"
-            aria-hidden="true"
-          >
+          <StrokeIcon size={14}>
             <path d="M6 6l12 12M18 6 6 18" />
-          </svg>
+          </StrokeIcon>
         </button>
       </div>
       {dirty ? (

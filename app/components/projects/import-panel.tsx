@@ -1,5 +1,6 @@
 import clsx from "clsx";
 import { type DragEvent, useId, useRef, useState } from "react";
+import { StrokeIcon } from "#app/components/ui/stroke-icon.tsx";
 import { errorMessage, type ImportResult, uploadZip } from "./api.ts";
 import { filesFromInput, filterPicked, type PickedFile, readDrop, type Skip } from "./folder-zip.ts";
 import { plural } from "./format.ts";
@@ -103,19 +104,10 @@ export function ImportPanel({
         )}
         data-testid="import-dropzone"
       >
-        <svg
-          width="32"
-          height="32"
-          viewBox="0 0 24 24"
-          fill="none"
-          stroke="currentColor"
-          strokeWidth="1.5"
-          className="mx-auto text-zinc-400"
-          aria-hidden="true"
-        >
+        <StrokeIcon size={32} strokeWidth={1.5} className="mx-auto text-zinc-400">
           <path d="M12 15V3m0 0-4 4m4-4 4 4" />
           <path d="M4 15v3a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-3" />
-        </svg>
+        </StrokeIcon>
         <p className="mt-2 text-sm font-medium">Drop a folder or a .zip here</p>
         <p className="mt-1 text-xs text-zinc-500 dark:text-zinc-400">
           node_modules, .git and build output are skipped. Up to 5,000 files, 2 MB per text file, 50 MB per

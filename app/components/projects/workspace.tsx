@@ -3,6 +3,7 @@ import clsx from "clsx";
 import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { LazyCodeEditor, useDarkMode } from "#app/components/editor/lazy.tsx";
 import { Button } from "#app/components/ui/button.tsx";
+import { StrokeIcon } from "#app/components/ui/stroke-icon.tsx";
 import { languageForPath } from "#app/modules/projects/paths.ts";
 import {
   errorCode,
@@ -102,17 +103,9 @@ function ToolbarButton({
       title={label}
       className="inline-flex h-7 w-7 items-center justify-center rounded text-zinc-500 hover:bg-zinc-100 hover:text-zinc-900 disabled:opacity-40 disabled:hover:bg-transparent dark:hover:bg-zinc-800 dark:hover:text-zinc-100"
     >
-      <svg
-        width="15"
-        height="15"
-        viewBox="0 0 24 24"
-        fill="none"
-        stroke="currentColor"
-        strokeWidth="1.8"
-        aria-hidden="true"
-      >
+      <StrokeIcon size={15} strokeWidth={1.8}>
         {children}
-      </svg>
+      </StrokeIcon>
     </button>
   );
 }

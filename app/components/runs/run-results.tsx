@@ -6,6 +6,7 @@ import * as Tabs from "@radix-ui/react-tabs";
 import clsx from "clsx";
 import { type ReactNode, useEffect, useId, useLayoutEffect, useRef, useState } from "react";
 import { formatCount } from "#app/components/charts/format.ts";
+import { StrokeIcon } from "#app/components/ui/stroke-icon.tsx";
 import { Table, TBody, Td, THead, Th } from "#app/components/ui/table.tsx";
 import { formatMicros } from "#app/modules/ai/ai.types.ts";
 import { formatClock, formatElapsed, formatValue, isStructured } from "./format.ts";
@@ -199,18 +200,9 @@ function StepRow({ step, defaultOpen }: { step: RunDisplayStep; defaultOpen: boo
           <span title="Duration">{formatElapsed(step.durationMs)}</span>
           {tokens > 0 ? <span title="Tokens in / out">{formatCount(tokens)} tok</span> : null}
           {step.usage.costMicros > 0 ? <span title="Cost">{formatMicros(step.usage.costMicros)}</span> : null}
-          <svg
-            width="14"
-            height="14"
-            viewBox="0 0 24 24"
-            fill="none"
-            stroke="currentColor"
-            strokeWidth="2"
-            aria-hidden="true"
-            className={clsx("transition-transform", open && "rotate-90")}
-          >
+          <StrokeIcon size={14} className={clsx("transition-transform", open && "rotate-90")}>
             <path d="m9 6 6 6-6 6" />
-          </svg>
+          </StrokeIcon>
         </span>
       </button>
       {open ? (

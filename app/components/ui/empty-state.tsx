@@ -1,4 +1,5 @@
 import type { ReactNode } from "react";
+import { StrokeIcon } from "./stroke-icon.tsx";
 
 /**
  * A page with nothing to list yet: a dashed box with an icon, a title, a paragraph that says what the
@@ -29,18 +30,9 @@ export function EmptyState({
       className={`rounded-lg border border-dashed border-zinc-300 px-6 ${padding} text-center dark:border-zinc-700`}
       data-testid={testId}
     >
-      <svg
-        width="40"
-        height="40"
-        viewBox="0 0 24 24"
-        fill="none"
-        stroke="currentColor"
-        strokeWidth="1.5"
-        className="mx-auto text-zinc-400"
-        aria-hidden="true"
-      >
+      <StrokeIcon size={40} strokeWidth={1.5} className="mx-auto text-zinc-400">
         {icon}
-      </svg>
+      </StrokeIcon>
       <h2 className="mt-3 text-base font-semibold">{title}</h2>
       <p className={`mx-auto mt-1 ${textWidth} text-sm text-zinc-600 dark:text-zinc-400`}>{children}</p>
       {actions}
