@@ -74,6 +74,43 @@ export function FieldFooter({
   );
 }
 
+/** aria-invalid and aria-describedby of a control with this hint and these messages. */
+export function fieldAria(id: string, hint: unknown, messages: readonly string[]) {
+  return {
+    "aria-invalid": messages.length > 0 ? true : undefined,
+    "aria-describedby": describedBy(id, hint, messages),
+  } as const;
+}
+
+/** A labelled control (the children) with its hint and messages under it. */
+export function LabelledField({
+  id,
+  label,
+  aside,
+  hint,
+  messages = [],
+  className,
+  children,
+}: {
+  id: string;
+  label: ReactNode;
+  aside?: ReactNode;
+  hint?: ReactNode;
+  messages?: readonly string[];
+  className?: string;
+  children: ReactNode;
+}) {
+  return (
+    <div className={clsx("space-y-1.5", className)}>
+      <FieldLabel htmlFor={id} aside={aside}>
+        {label}
+      </FieldLabel>
+      {children}
+      <FieldFooter id={id} hint={hint} messages={messages} />
+    </div>
+  );
+}
+
 type Common = {
   id: string;
   label: string;
@@ -82,12 +119,10 @@ type Common = {
   className?: string;
 };
 
+/** The value props of a text control (mono: code, in the monospace font and without spell-checking). */
+type TextProps = { value: string; onChange: (value: string) => void; placeholder?: string; mono?: boolean };
+
 export function TextField({
-  id,
-  label,
-  hint,
-  messages = [],
-  className,
   value,
   onChange,
   onBlur,
@@ -95,18 +130,16 @@ export function TextField({
   placeholder,
   mono = false,
   maxLength,
-}: Common & {
-  value: string;
-  onChange: (value: string) => void;
-  onBlur?: () => void;
-  onFocus?: () => void;
-  placeholder?: string;
-  mono?: boolean;
-  maxLength?: number;
-}) {
+  ...field
+}: Common &
+  TextProps & {
+    onBlur?: () => void;
+    onFocus?: () => void;
+    maxLength?: number;
+  }) {
+  const { id, hint, messages = [] } = field;
   return (
-    <div className={clsx("space-y-1.5", className)}>
-      <FieldLabel htmlFor={id}>{label}</FieldLabel>
+    <LabelledField {...field}>
       <input
         id={id}
         type="text"
@@ -118,12 +151,10 @@ export function TextField({
         maxLength={maxLength}
         autoComplete="off"
         spellCheck={mono ? false : undefined}
-        aria-invalid={messages.length > 0 ? true : undefined}
-        aria-describedby={describedBy(id, hint, messages)}
+        {...fieldAria(id, hint, messages)}
         className={clsx(inputClass, "h-9", borderClass(messages.length > 0), mono && monoClass)}
       />
-      <FieldFooter id={id} hint={hint} messages={messages} />
-    </div>
+    </LabelledField>
   );
 }
 
@@ -144,29 +175,25 @@ function useSyncedText<T>(value: T, format: (value: T) => string, same: (text: s
  * passed on as the text itself, so the validator says what is wrong with it. Empty: undefined.
  */
 export function NumberField({
-  id,
-  label,
-  hint,
-  messages = [],
-  className,
   value,
   onChange,
   placeholder,
   integer = false,
+  ...field
 }: Common & {
   value: unknown;
   onChange: (value: number | string | undefined) => void;
   placeholder?: string;
   integer?: boolean;
 }) {
+  const { id, hint, messages = [] } = field;
   const [text, setText] = useSyncedText(
     value,
     (v) => (v === undefined || v === null ? "" : String(v)),
     (t, v) => toNumber(t) === v,
   );
   return (
-    <div className={clsx("space-y-1.5", className)}>
-      <FieldLabel htmlFor={id}>{label}</FieldLabel>
+    <LabelledField {...field}>
       <input
         id={id}
         type="text"
@@ -178,12 +205,10 @@ export function NumberField({
           onChange(toNumber(event.target.value));
         }}
         autoComplete="off"
-        aria-invalid={messages.length > 0 ? true : undefined}
-        aria-describedby={describedBy(id, hint, messages)}
+        {...fieldAria(id, hint, messages)}
         className={clsx(inputClass, "h-9 tabular-nums", borderClass(messages.length > 0))}
       />
-      <FieldFooter id={id} hint={hint} messages={messages} />
-    </div>
+    </LabelledField>
   );
 }
 
@@ -196,30 +221,24 @@ function toNumber(text: string): number | string | undefined {
 }
 
 export function SelectField({
-  id,
-  label,
-  hint,
-  messages = [],
-  className,
   value,
   onChange,
   children,
+  ...field
 }: Common & { value: string; onChange: (value: string) => void; children: ReactNode }) {
+  const { id, hint, messages = [] } = field;
   return (
-    <div className={clsx("space-y-1.5", className)}>
-      <FieldLabel htmlFor={id}>{label}</FieldLabel>
+    <LabelledField {...field}>
       <select
         id={id}
         value={value}
         onChange={(event) => onChange(event.target.value)}
-        aria-invalid={messages.length > 0 ? true : undefined}
-        aria-describedby={describedBy(id, hint, messages)}
+        {...fieldAria(id, hint, messages)}
         className={clsx(inputClass, "h-9 px-2.5", borderClass(messages.length > 0))}
       >
         {children}
       </select>
-      <FieldFooter id={id} hint={hint} messages={messages} />
-    </div>
+    </LabelledField>
   );
 }
 
@@ -240,8 +259,7 @@ export function CheckboxField({
           type="checkbox"
           checked={checked}
           onChange={(event) => onChange(event.target.checked)}
-          aria-invalid={messages.length > 0 ? true : undefined}
-          aria-describedby={describedBy(id, hint, messages)}
+          {...fieldAria(id, hint, messages)}
           className="h-4 w-4 rounded border-zinc-300 accent-brand-600 dark:border-zinc-700"
         />
         <label htmlFor={id} className="text-sm font-medium text-zinc-800 dark:text-zinc-200">
@@ -257,26 +275,16 @@ export function CheckboxField({
 
 /** A multi-line text. */
 export function TextAreaField({
-  id,
-  label,
-  hint,
-  messages = [],
-  className,
   value,
   onChange,
   rows = 3,
   placeholder,
   mono = false,
-}: Common & {
-  value: string;
-  onChange: (value: string) => void;
-  rows?: number;
-  placeholder?: string;
-  mono?: boolean;
-}) {
+  ...field
+}: Common & TextProps & { rows?: number }) {
+  const { id, hint, messages = [] } = field;
   return (
-    <div className={clsx("space-y-1.5", className)}>
-      <FieldLabel htmlFor={id}>{label}</FieldLabel>
+    <LabelledField {...field}>
       <textarea
         id={id}
         value={value}
@@ -284,12 +292,10 @@ export function TextAreaField({
         placeholder={placeholder}
         onChange={(event) => onChange(event.target.value)}
         spellCheck={mono ? false : undefined}
-        aria-invalid={messages.length > 0 ? true : undefined}
-        aria-describedby={describedBy(id, hint, messages)}
+        {...fieldAria(id, hint, messages)}
         className={clsx(inputClass, "resize-y py-2", borderClass(messages.length > 0), mono && monoClass)}
       />
-      <FieldFooter id={id} hint={hint} messages={messages} />
-    </div>
+    </LabelledField>
   );
 }
 
@@ -298,15 +304,12 @@ export function TextAreaField({
  * The text is kept while typing and replaced when the value changes from elsewhere (the JSON view).
  */
 export function JsonField({
-  id,
-  label,
-  hint,
   messages = [],
-  className,
   value,
   onChange,
   rows = 6,
   placeholder,
+  ...common
 }: Common & {
   value: unknown;
   onChange: (value: unknown) => void;
@@ -326,11 +329,8 @@ export function JsonField({
   const all = parsed && !parsed.ok ? [`Not valid JSON: ${parsed.error}`, ...messages] : messages;
   return (
     <TextAreaField
-      id={id}
-      label={label}
-      hint={hint}
+      {...common}
       messages={all}
-      className={className}
       value={text}
       rows={rows}
       placeholder={placeholder}
@@ -349,14 +349,10 @@ export function JsonField({
 
 /** One value per line: a list of strings (empty lines dropped; no lines: undefined). */
 export function LinesField({
-  id,
-  label,
-  hint,
-  messages = [],
-  className,
   value,
   onChange,
   placeholder,
+  ...common
 }: Common & {
   value: unknown;
   onChange: (value: string[] | undefined) => void;
@@ -374,11 +370,7 @@ export function LinesField({
   );
   return (
     <TextAreaField
-      id={id}
-      label={label}
-      hint={hint}
-      messages={messages}
-      className={className}
+      {...common}
       value={text}
       rows={4}
       placeholder={placeholder}

@@ -1,7 +1,6 @@
-import clsx from "clsx";
 import { priceLabel } from "#app/components/ai/model-select.tsx";
 import type { ModelOption } from "#app/modules/ai/ai.types.ts";
-import { borderClass, describedBy, FieldFooter, FieldLabel, inputClass } from "./fields.tsx";
+import { SelectField } from "./fields.tsx";
 
 const PROVIDER_LABEL: Record<ModelOption["provider"], string> = {
   openai: "OpenAI",
@@ -45,41 +44,30 @@ export function ModelPicker({
         ? `${value} is not in your model list`
         : "Choose the model this step calls.";
   return (
-    <div className="space-y-1.5">
-      <FieldLabel htmlFor={id}>Model</FieldLabel>
-      <select
-        id={id}
-        value={value}
-        onChange={(event) => onChange(event.target.value)}
-        aria-invalid={messages.length > 0 ? true : undefined}
-        aria-describedby={describedBy(id, hint, messages)}
-        className={clsx(inputClass, "h-9 px-2.5", borderClass(messages.length > 0))}
-      >
-        <option value="" disabled={value !== ""}>
-          Choose a model…
-        </option>
-        {value && !selected ? <option value={value}>{value} (not in the list)</option> : null}
-        {demo.length > 0 ? (
-          <optgroup label="Offline demo (no key needed)">
-            {demo.map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.label} — free
-              </option>
-            ))}
-          </optgroup>
-        ) : null}
-        {groups.map((group) => (
-          <optgroup key={group.provider} label={PROVIDER_LABEL[group.provider]}>
-            {group.items.map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.label} — {priceLabel(m)}
-                {m.available ? "" : " (no key)"}
-              </option>
-            ))}
-          </optgroup>
-        ))}
-      </select>
-      <FieldFooter id={id} hint={hint} messages={messages} />
-    </div>
+    <SelectField id={id} label="Model" value={value} onChange={onChange} messages={messages} hint={hint}>
+      <option value="" disabled={value !== ""}>
+        Choose a model…
+      </option>
+      {value && !selected ? <option value={value}>{value} (not in the list)</option> : null}
+      {demo.length > 0 ? (
+        <optgroup label="Offline demo (no key needed)">
+          {demo.map((m) => (
+            <option key={m.id} value={m.id}>
+              {m.label} — free
+            </option>
+          ))}
+        </optgroup>
+      ) : null}
+      {groups.map((group) => (
+        <optgroup key={group.provider} label={PROVIDER_LABEL[group.provider]}>
+          {group.items.map((m) => (
+            <option key={m.id} value={m.id}>
+              {m.label} — {priceLabel(m)}
+              {m.available ? "" : " (no key)"}
+            </option>
+          ))}
+        </optgroup>
+      ))}
+    </SelectField>
   );
 }

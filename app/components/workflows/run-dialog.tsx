@@ -6,7 +6,7 @@ import { FormAlert } from "#app/components/ui/field.tsx";
 import type { InputSpec } from "#app/modules/workflows/definition.ts";
 import { isInputRequired } from "#app/modules/workflows/validate.ts";
 import { type RunFormValues, runFormDefaults, runInputFromForm } from "./builder-model.ts";
-import { borderClass, describedBy, FieldFooter, inputClass, monoClass } from "./fields.tsx";
+import { borderClass, FieldFooter, fieldAria, inputClass, monoClass } from "./fields.tsx";
 
 /**
  * The run form, generated from the workflow's inputs: string → text box, text → text area, number, boolean →
@@ -147,8 +147,7 @@ function RunField({
   const common = {
     id,
     name,
-    "aria-invalid": error ? true : undefined,
-    "aria-describedby": describedBy(id, hint, messages),
+    ...fieldAria(id, hint, messages),
     "aria-required": required || undefined,
   };
   const text = typeof value === "string" ? value : "";

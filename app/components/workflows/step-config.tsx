@@ -1,4 +1,4 @@
-import { useId, useRef } from "react";
+import { type ReactNode, useId, useRef } from "react";
 import type { ModelOption } from "#app/modules/ai/ai.types.ts";
 import { INPUT_TYPES, type InputType } from "#app/modules/workflows/definition.ts";
 import {
@@ -42,6 +42,28 @@ const VARIABLES_HINT = (
   </>
 );
 
+/** A numeric setting of a step type: the step's field, its label, placeholder and hint. */
+type NumberParam = { field: string; label: string; placeholder: string; integer?: boolean; hint?: string };
+
+const LLM_PARAMS: readonly NumberParam[] = [
+  {
+    field: "temperature",
+    label: "Temperature",
+    placeholder: "Model default",
+    hint: "0–2; 0 is repeatable (and cached).",
+  },
+  { field: "maxTokens", label: "Max output tokens", placeholder: "Model default", integer: true },
+  { field: "seed", label: "Seed", placeholder: "None", integer: true },
+];
+const COMMAND_PARAMS: readonly NumberParam[] = [
+  { field: "timeoutSeconds", label: "Timeout (seconds)", placeholder: "300", integer: true },
+];
+const AGENT_PARAMS: readonly NumberParam[] = [
+  { field: "maxTurns", label: "Max turns", placeholder: "30", integer: true },
+  { field: "maxMinutes", label: "Max minutes", placeholder: "20", integer: true },
+  { field: "maxCostUsd", label: "Max cost (USD)", placeholder: "No cap" },
+];
+
 /** The messages of the whole row (not tied to a field): unknown fields, a missing type. */
 function RowMessages({ messages }: { messages: readonly string[] }) {
   if (messages.length === 0) return null;
@@ -51,6 +73,41 @@ function RowMessages({ messages }: { messages: readonly string[] }) {
         <li key={message}>{message}</li>
       ))}
     </ul>
+  );
+}
+
+/** The panel of the selected row: its title, a remove button, the row's own messages, then its fields. */
+function ConfigPanel({
+  title,
+  removeLabel,
+  onRemove,
+  testId,
+  messages,
+  children,
+}: {
+  title: ReactNode;
+  removeLabel: string;
+  onRemove: () => void;
+  testId: string;
+  messages: readonly string[];
+  children: ReactNode;
+}) {
+  const titleId = useId();
+  return (
+    <Panel
+      titleId={titleId}
+      title={title}
+      aside={
+        <button type="button" className={removeButton} onClick={onRemove}>
+          {removeLabel}
+        </button>
+      }
+    >
+      <div className="space-y-5 p-4" data-testid={testId}>
+        <RowMessages messages={messages} />
+        {children}
+      </div>
+    </Panel>
   );
 }
 
@@ -80,7 +137,6 @@ export function StepConfig({
   completions: readonly CompletionItem[];
   onRemove: () => void;
 }) {
-  const titleId = useId();
   const type = isStepType(step.type) ? step.type : null;
   const f = (field: string) => fieldId(rowKey, field);
   const m = (field: string) => messagesFor(issues, rowKey, field);
@@ -101,9 +157,26 @@ export function StepConfig({
       aside={optional ? <span className="text-xs text-zinc-500">Optional</span> : undefined}
     />
   );
+  // The numeric settings of a step type, side by side (columns: the grid's sm: column class).
+  const numbers = (columns: "sm:grid-cols-2" | "sm:grid-cols-3", params: readonly NumberParam[]) => (
+    <div className={`grid gap-4 ${columns}`}>
+      {params.map((param) => (
+        <NumberField
+          key={param.field}
+          id={f(param.field)}
+          label={param.label}
+          integer={param.integer}
+          value={step[param.field]}
+          onChange={(value) => set({ [param.field]: value })}
+          placeholder={param.placeholder}
+          messages={m(param.field)}
+          hint={param.hint}
+        />
+      ))}
+    </div>
+  );
   return (
-    <Panel
-      titleId={titleId}
+    <ConfigPanel
       title={
         <span className="flex items-center gap-2">
           <StepTypeIcon type={type} className="text-zinc-500" />
@@ -111,200 +184,131 @@ export function StepConfig({
           <span className="font-normal text-zinc-500">· {type ? STEP_TYPE_LABEL[type] : "no type"}</span>
         </span>
       }
-      aside={
-        <button type="button" className={removeButton} onClick={onRemove}>
-          Remove step
-        </button>
-      }
+      removeLabel="Remove step"
+      onRemove={onRemove}
+      testId="step-config"
+      messages={messagesFor(issues, rowKey, null)}
     >
-      <div className="space-y-5 p-4" data-testid="step-config">
-        <RowMessages messages={messagesFor(issues, rowKey, null)} />
-        <div className="grid gap-4 sm:grid-cols-2">
-          <TextField
-            id={f("id")}
-            label="Step id"
-            mono
-            value={str(step.id)}
-            maxLength={40}
-            onFocus={() => {
-              idAtFocus.current = stepId(step);
-            }}
-            onChange={(value) => set({ id: value })}
-            onBlur={() => {
-              const from = idAtFocus.current;
-              idAtFocus.current = null;
-              if (from && from !== stepId(step)) {
-                dispatch({ type: "renameReferences", root: "steps", from, to: stepId(step) });
-              }
-            }}
-            messages={m("id")}
-            hint={
-              <>
-                Later steps read its output as{" "}
-                <code className="font-mono">{`{{steps.${stepId(step) || "id"}.output}}`}</code>
-              </>
-            }
-          />
-          <TextField
-            id={f("name")}
-            label="Display name"
-            value={str(step.name)}
-            maxLength={100}
-            placeholder={stepId(step) || "Optional"}
-            onChange={(value) => set({ name: value === "" ? undefined : value })}
-            messages={m("name")}
-            hint="Shown in the run's results; defaults to the id."
-          />
-        </div>
-        <SelectField
-          id={f("type")}
-          label="Type"
-          value={type ?? ""}
-          onChange={(value) => {
-            if (isStepType(value)) {
-              dispatch({ type: "changeStepType", key: rowKey, stepType: value, model: defaultModel });
+      <div className="grid gap-4 sm:grid-cols-2">
+        <TextField
+          id={f("id")}
+          label="Step id"
+          mono
+          value={str(step.id)}
+          maxLength={40}
+          onFocus={() => {
+            idAtFocus.current = stepId(step);
+          }}
+          onChange={(value) => set({ id: value })}
+          onBlur={() => {
+            const from = idAtFocus.current;
+            idAtFocus.current = null;
+            if (from && from !== stepId(step)) {
+              dispatch({ type: "renameReferences", root: "steps", from, to: stepId(step) });
             }
           }}
-          messages={m("type")}
-          hint={type ? STEP_TYPE_DESCRIPTION[type] : undefined}
-        >
-          {type ? null : <option value="">Choose a type…</option>}
-          {STEP_TYPES.map((t) => (
-            <option key={t} value={t}>
-              {STEP_TYPE_LABEL[t]}
-            </option>
-          ))}
-        </SelectField>
-
-        {type === "llm" || type === "agent" ? (
-          <ModelPicker
-            id={f("model")}
-            value={str(step.model)}
-            onChange={(value) => set({ model: value })}
-            models={models}
-            loading={modelsLoading}
-            messages={m("model")}
-          />
-        ) : null}
-
-        {type === "llm" ? (
-          <>
-            {template("system", "System prompt", 3, "You are a careful senior engineer.", true)}
-            {template("prompt", "Prompt", 8, "Summarise {{inputs.task}} in three bullet points.")}
-            <div className="grid gap-4 sm:grid-cols-3">
-              <NumberField
-                id={f("temperature")}
-                label="Temperature"
-                value={step.temperature}
-                onChange={(value) => set({ temperature: value })}
-                placeholder="Model default"
-                messages={m("temperature")}
-                hint="0–2; 0 is repeatable (and cached)."
-              />
-              <NumberField
-                id={f("maxTokens")}
-                label="Max output tokens"
-                integer
-                value={step.maxTokens}
-                onChange={(value) => set({ maxTokens: value })}
-                placeholder="Model default"
-                messages={m("maxTokens")}
-              />
-              <NumberField
-                id={f("seed")}
-                label="Seed"
-                integer
-                value={step.seed}
-                onChange={(value) => set({ seed: value })}
-                placeholder="None"
-                messages={m("seed")}
-              />
-            </div>
-            <OutputField rowKey={rowKey} step={step} issues={issues} set={set} />
-            {step.output === "json" || step.schema !== undefined ? (
-              <JsonField
-                id={f("schema")}
-                label="JSON schema of the answer (optional)"
-                value={step.schema}
-                onChange={(value) => set({ schema: value })}
-                rows={8}
-                placeholder={
-                  '{"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}'
-                }
-                messages={m("schema")}
-                hint="The parsed answer must match it; its properties are offered as variables to later steps."
-              />
-            ) : null}
-          </>
-        ) : null}
-
-        {type === "transform" ? (
-          <>
-            {template("template", "Template", 8, "Plan:\n{{steps.plan.output}}")}
-            <OutputField rowKey={rowKey} step={step} issues={issues} set={set} />
-          </>
-        ) : null}
-
-        {type === "command" ? (
-          <>
-            {template("run", "Command", 3, "npm test")}
-            <div className="grid gap-4 sm:grid-cols-2">
-              <NumberField
-                id={f("timeoutSeconds")}
-                label="Timeout (seconds)"
-                integer
-                value={step.timeoutSeconds}
-                onChange={(value) => set({ timeoutSeconds: value })}
-                placeholder="300"
-                messages={m("timeoutSeconds")}
-              />
-            </div>
-            <CheckboxField
-              id={f("continueOnError")}
-              label="Continue when the command fails"
-              checked={step.continueOnError === true}
-              onChange={(checked) => set({ continueOnError: checked })}
-              messages={m("continueOnError")}
-              hint="Otherwise a non-zero exit code fails the run. Later steps can read exitCode, stdout and stderr."
-            />
-          </>
-        ) : null}
-
-        {type === "agent" ? (
-          <>
-            {template("instructions", "Instructions", 8, "Implement {{inputs.task}}, then run the tests.")}
-            <div className="grid gap-4 sm:grid-cols-3">
-              <NumberField
-                id={f("maxTurns")}
-                label="Max turns"
-                integer
-                value={step.maxTurns}
-                onChange={(value) => set({ maxTurns: value })}
-                placeholder="30"
-                messages={m("maxTurns")}
-              />
-              <NumberField
-                id={f("maxMinutes")}
-                label="Max minutes"
-                integer
-                value={step.maxMinutes}
-                onChange={(value) => set({ maxMinutes: value })}
-                placeholder="20"
-                messages={m("maxMinutes")}
-              />
-              <NumberField
-                id={f("maxCostUsd")}
-                label="Max cost (USD)"
-                value={step.maxCostUsd}
-                onChange={(value) => set({ maxCostUsd: value })}
-                placeholder="No cap"
-                messages={m("maxCostUsd")}
-              />
-            </div>
-          </>
-        ) : null}
+          messages={m("id")}
+          hint={
+            <>
+              Later steps read its output as{" "}
+              <code className="font-mono">{`{{steps.${stepId(step) || "id"}.output}}`}</code>
+            </>
+          }
+        />
+        <TextField
+          id={f("name")}
+          label="Display name"
+          value={str(step.name)}
+          maxLength={100}
+          placeholder={stepId(step) || "Optional"}
+          onChange={(value) => set({ name: value === "" ? undefined : value })}
+          messages={m("name")}
+          hint="Shown in the run's results; defaults to the id."
+        />
       </div>
-    </Panel>
+      <SelectField
+        id={f("type")}
+        label="Type"
+        value={type ?? ""}
+        onChange={(value) => {
+          if (isStepType(value)) {
+            dispatch({ type: "changeStepType", key: rowKey, stepType: value, model: defaultModel });
+          }
+        }}
+        messages={m("type")}
+        hint={type ? STEP_TYPE_DESCRIPTION[type] : undefined}
+      >
+        {type ? null : <option value="">Choose a type…</option>}
+        {STEP_TYPES.map((t) => (
+          <option key={t} value={t}>
+            {STEP_TYPE_LABEL[t]}
+          </option>
+        ))}
+      </SelectField>
+
+      {type === "llm" || type === "agent" ? (
+        <ModelPicker
+          id={f("model")}
+          value={str(step.model)}
+          onChange={(value) => set({ model: value })}
+          models={models}
+          loading={modelsLoading}
+          messages={m("model")}
+        />
+      ) : null}
+
+      {type === "llm" ? (
+        <>
+          {template("system", "System prompt", 3, "You are a careful senior engineer.", true)}
+          {template("prompt", "Prompt", 8, "Summarise {{inputs.task}} in three bullet points.")}
+          {numbers("sm:grid-cols-3", LLM_PARAMS)}
+          <OutputField rowKey={rowKey} step={step} issues={issues} set={set} />
+          {step.output === "json" || step.schema !== undefined ? (
+            <JsonField
+              id={f("schema")}
+              label="JSON schema of the answer (optional)"
+              value={step.schema}
+              onChange={(value) => set({ schema: value })}
+              rows={8}
+              placeholder={
+                '{"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}'
+              }
+              messages={m("schema")}
+              hint="The parsed answer must match it; its properties are offered as variables to later steps."
+            />
+          ) : null}
+        </>
+      ) : null}
+
+      {type === "transform" ? (
+        <>
+          {template("template", "Template", 8, "Plan:\n{{steps.plan.output}}")}
+          <OutputField rowKey={rowKey} step={step} issues={issues} set={set} />
+        </>
+      ) : null}
+
+      {type === "command" ? (
+        <>
+          {template("run", "Command", 3, "npm test")}
+          {numbers("sm:grid-cols-2", COMMAND_PARAMS)}
+          <CheckboxField
+            id={f("continueOnError")}
+            label="Continue when the command fails"
+            checked={step.continueOnError === true}
+            onChange={(checked) => set({ continueOnError: checked })}
+            messages={m("continueOnError")}
+            hint="Otherwise a non-zero exit code fails the run. Later steps can read exitCode, stdout and stderr."
+          />
+        </>
+      ) : null}
+
+      {type === "agent" ? (
+        <>
+          {template("instructions", "Instructions", 8, "Implement {{inputs.task}}, then run the tests.")}
+          {numbers("sm:grid-cols-3", AGENT_PARAMS)}
+        </>
+      ) : null}
+    </ConfigPanel>
   );
 }
 
@@ -378,7 +382,6 @@ export function InputConfig({
   dispatch: (action: BuilderAction) => void;
   onRemove: () => void;
 }) {
-  const titleId = useId();
   const f = (field: string) => fieldId(rowKey, field);
   const m = (field: string) => messagesFor(issues, rowKey, field);
   const warnings = messagesFor(issues, rowKey, null, "warning");
@@ -389,118 +392,112 @@ export function InputConfig({
   // As the validator reads it: required unless it says otherwise or has a default.
   const required = typeof spec.required === "boolean" ? spec.required : spec.default === undefined;
   return (
-    <Panel
-      titleId={titleId}
+    <ConfigPanel
       title={
         <span>
           Input <span className="font-mono font-normal">{name || "(no name)"}</span>
         </span>
       }
-      aside={
-        <button type="button" className={removeButton} onClick={onRemove}>
-          Remove input
-        </button>
-      }
+      removeLabel="Remove input"
+      onRemove={onRemove}
+      testId="input-config"
+      messages={messagesFor(issues, rowKey, null)}
     >
-      <div className="space-y-5 p-4" data-testid="input-config">
-        <RowMessages messages={messagesFor(issues, rowKey, null)} />
-        {warnings.length > 0 ? (
-          <ul className="space-y-0.5 rounded-md bg-amber-50 px-3 py-2 text-xs text-amber-900 dark:bg-amber-950/40 dark:text-amber-200">
-            {warnings.map((warning) => (
-              <li key={warning}>{warning}</li>
-            ))}
-          </ul>
-        ) : null}
-        <div className="grid gap-4 sm:grid-cols-2">
-          <TextField
-            id={f("name")}
-            label="Name"
-            mono
-            value={name}
-            maxLength={40}
-            onFocus={() => {
-              nameAtFocus.current = name;
-            }}
-            onChange={(value) => dispatch({ type: "updateInput", key: rowKey, name: value })}
-            onBlur={() => {
-              const from = nameAtFocus.current;
-              nameAtFocus.current = null;
-              if (from && from !== name)
-                dispatch({ type: "renameReferences", root: "inputs", from, to: name });
-            }}
-            messages={m("name")}
-            hint={
-              <>
-                Steps read it as <code className="font-mono">{`{{inputs.${name || "name"}}}`}</code>
-              </>
-            }
+      {warnings.length > 0 ? (
+        <ul className="space-y-0.5 rounded-md bg-amber-50 px-3 py-2 text-xs text-amber-900 dark:bg-amber-950/40 dark:text-amber-200">
+          {warnings.map((warning) => (
+            <li key={warning}>{warning}</li>
+          ))}
+        </ul>
+      ) : null}
+      <div className="grid gap-4 sm:grid-cols-2">
+        <TextField
+          id={f("name")}
+          label="Name"
+          mono
+          value={name}
+          maxLength={40}
+          onFocus={() => {
+            nameAtFocus.current = name;
+          }}
+          onChange={(value) => dispatch({ type: "updateInput", key: rowKey, name: value })}
+          onBlur={() => {
+            const from = nameAtFocus.current;
+            nameAtFocus.current = null;
+            if (from && from !== name) dispatch({ type: "renameReferences", root: "inputs", from, to: name });
+          }}
+          messages={m("name")}
+          hint={
+            <>
+              Steps read it as <code className="font-mono">{`{{inputs.${name || "name"}}}`}</code>
+            </>
+          }
+        />
+        <SelectField
+          id={f("type")}
+          label="Type"
+          value={type ?? ""}
+          onChange={(value) => {
+            if (isInputType(value)) set(typePatch(spec, value));
+          }}
+          messages={m("type")}
+        >
+          {type ? null : <option value="">Choose a type…</option>}
+          {INPUT_TYPES.map((t) => (
+            <option key={t} value={t}>
+              {INPUT_TYPE_LABEL[t]}
+            </option>
+          ))}
+        </SelectField>
+        <TextField
+          id={f("label")}
+          label="Label"
+          value={str(spec.label)}
+          maxLength={100}
+          placeholder={name || "Shown in the run form"}
+          onChange={(value) => set({ label: value === "" ? undefined : value })}
+          messages={m("label")}
+        />
+        <div className="sm:pt-7">
+          <CheckboxField
+            id={f("required")}
+            label="Required"
+            checked={required}
+            onChange={(checked) => set({ required: checked })}
+            messages={m("required")}
+            hint="A run must give it, unless it has a default."
           />
-          <SelectField
-            id={f("type")}
-            label="Type"
-            value={type ?? ""}
-            onChange={(value) => {
-              if (isInputType(value)) set(typePatch(spec, value));
-            }}
-            messages={m("type")}
-          >
-            {type ? null : <option value="">Choose a type…</option>}
-            {INPUT_TYPES.map((t) => (
-              <option key={t} value={t}>
-                {INPUT_TYPE_LABEL[t]}
-              </option>
-            ))}
-          </SelectField>
-          <TextField
-            id={f("label")}
-            label="Label"
-            value={str(spec.label)}
-            maxLength={100}
-            placeholder={name || "Shown in the run form"}
-            onChange={(value) => set({ label: value === "" ? undefined : value })}
-            messages={m("label")}
-          />
-          <div className="sm:pt-7">
-            <CheckboxField
-              id={f("required")}
-              label="Required"
-              checked={required}
-              onChange={(checked) => set({ required: checked })}
-              messages={m("required")}
-              hint="A run must give it, unless it has a default."
-            />
-          </div>
         </div>
-        <TextAreaField
-          id={f("description")}
-          label="Description"
-          value={str(spec.description)}
-          rows={2}
-          placeholder="What to enter here (shown under the field in the run form)."
-          onChange={(value) => set({ description: value === "" ? undefined : value })}
-          messages={m("description")}
-        />
-        <DefaultField
-          rowKey={rowKey}
-          spec={spec}
-          type={type}
-          enumValues={enumValues}
-          messages={m("default")}
-          set={set}
-        />
-        {type === "string" || spec.enum !== undefined ? (
-          <LinesField
-            id={f("enum")}
-            label="Allowed values (optional)"
-            value={spec.enum}
-            onChange={(value) => set({ enum: value })}
-            placeholder={"One per line:\nconcise\ndetailed"}
-            messages={m("enum")}
-            hint="One per line. The run form then offers a list to choose from."
-          />
-        ) : null}
       </div>
-    </Panel>
+      <TextAreaField
+        id={f("description")}
+        label="Description"
+        value={str(spec.description)}
+        rows={2}
+        placeholder="What to enter here (shown under the field in the run form)."
+        onChange={(value) => set({ description: value === "" ? undefined : value })}
+        messages={m("description")}
+      />
+      <DefaultField
+        rowKey={rowKey}
+        spec={spec}
+        type={type}
+        enumValues={enumValues}
+        messages={m("default")}
+        set={set}
+      />
+      {type === "string" || spec.enum !== undefined ? (
+        <LinesField
+          id={f("enum")}
+          label="Allowed values (optional)"
+          value={spec.enum}
+          onChange={(value) => set({ enum: value })}
+          placeholder={"One per line:\nconcise\ndetailed"}
+          messages={m("enum")}
+          hint="One per line. The run form then offers a list to choose from."
+        />
+      ) : null}
+    </ConfigPanel>
   );
 }
 

@@ -6,7 +6,7 @@ import {
   completionContext,
   filterCompletions,
 } from "./builder-model.ts";
-import { borderClass, describedBy, FieldFooter, FieldLabel, inputClass, monoClass } from "./fields.tsx";
+import { borderClass, fieldAria, inputClass, LabelledField, monoClass } from "./fields.tsx";
 
 const useIsomorphicLayoutEffect = typeof window === "undefined" ? useEffect : useLayoutEffect;
 
@@ -145,10 +145,7 @@ export function TemplateEditor({
   }
 
   return (
-    <div className="space-y-1.5">
-      <FieldLabel htmlFor={id} aside={aside}>
-        {label}
-      </FieldLabel>
+    <LabelledField id={id} label={label} aside={aside} hint={hint} messages={messages}>
       <div className="relative">
         <textarea
           ref={ref}
@@ -192,8 +189,7 @@ export function TemplateEditor({
           aria-autocomplete="list"
           aria-controls={open ? listId : undefined}
           aria-activedescendant={open ? `${listId}-${activeIndex}` : undefined}
-          aria-invalid={messages.length > 0 ? true : undefined}
-          aria-describedby={describedBy(id, hint, messages)}
+          {...fieldAria(id, hint, messages)}
           className={clsx(inputClass, "resize-y py-2", borderClass(messages.length > 0), mono && monoClass)}
         />
         {open ? (
@@ -236,7 +232,6 @@ export function TemplateEditor({
           ? `${options.length} variable${options.length === 1 ? "" : "s"}: arrow keys to choose, Enter to insert`
           : ""}
       </p>
-      <FieldFooter id={id} hint={hint} messages={messages} />
-    </div>
+    </LabelledField>
   );
 }

@@ -14,6 +14,36 @@ import { Panel } from "./fields.tsx";
 const selectClass =
   "h-8 rounded-md border border-zinc-300 bg-white px-2 text-sm dark:border-zinc-700 dark:bg-zinc-900";
 
+/** A labelled choice of one of the versions (by number), for the diff's ends. */
+function VersionSelect({
+  label,
+  value,
+  onChange,
+  versions,
+}: {
+  label: string;
+  value: number;
+  onChange: (number: number) => void;
+  versions: ReadonlyArray<{ id: string; number: number }>;
+}) {
+  return (
+    <label className="flex items-center gap-1.5">
+      <span className="text-zinc-500">{label}</span>
+      <select
+        className={selectClass}
+        value={value}
+        onChange={(event) => onChange(Number(event.target.value))}
+      >
+        {versions.map((v) => (
+          <option key={v.id} value={v.number}>
+            v{v.number}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 /**
  * The workflow's versions, newest first: compare any two (the server's unified diff of the definitions and
  * a summary by step), and restore an old one (which saves it as the newest version).
@@ -146,34 +176,8 @@ export function VersionsPanel({
         aside={
           latestVersion > 1 ? (
             <div className="flex items-center gap-2 text-sm">
-              <label className="flex items-center gap-1.5">
-                <span className="text-zinc-500">From</span>
-                <select
-                  className={selectClass}
-                  value={from}
-                  onChange={(event) => setFrom(Number(event.target.value))}
-                >
-                  {items.map((v) => (
-                    <option key={v.id} value={v.number}>
-                      v{v.number}
-                    </option>
-                  ))}
-                </select>
-              </label>
-              <label className="flex items-center gap-1.5">
-                <span className="text-zinc-500">to</span>
-                <select
-                  className={selectClass}
-                  value={to}
-                  onChange={(event) => setTo(Number(event.target.value))}
-                >
-                  {items.map((v) => (
-                    <option key={v.id} value={v.number}>
-                      v{v.number}
-                    </option>
-                  ))}
-                </select>
-              </label>
+              <VersionSelect label="From" value={from} onChange={setFrom} versions={items} />
+              <VersionSelect label="to" value={to} onChange={setTo} versions={items} />
             </div>
           ) : null
         }

@@ -1,4 +1,3 @@
-import * as DropdownMenu from "@radix-ui/react-dropdown-menu";
 import * as Tabs from "@radix-ui/react-tabs";
 import { Link, useBlocker, useNavigate } from "@remix-run/react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -8,6 +7,7 @@ import { type FormEvent, useCallback, useEffect, useId, useMemo, useReducer, use
 import { defaultModel } from "#app/components/ai/model-select.tsx";
 import { errorCode, errorMessage } from "#app/components/projects/api.ts";
 import { DangerButton, Modal, ModalActions, TextArea } from "#app/components/projects/dialog.tsx";
+import { ActionsMenu, ActionsMenuItem, ActionsMenuSeparator } from "#app/components/ui/actions-menu.tsx";
 import { Button } from "#app/components/ui/button.tsx";
 import { Field, FormAlert } from "#app/components/ui/field.tsx";
 import { DateTime } from "#app/components/ui/section.tsx";
@@ -703,38 +703,15 @@ function WorkflowMenu({
   onArchive: () => void;
   onDelete: () => void;
 }) {
-  const item =
-    "block w-full cursor-default rounded px-2 py-1.5 text-left text-zinc-700 outline-none select-none data-[highlighted]:bg-zinc-100 dark:text-zinc-300 dark:data-[highlighted]:bg-zinc-800";
   return (
-    <DropdownMenu.Root>
-      <DropdownMenu.Trigger asChild>
-        <Button variant="secondary" aria-label="More workflow actions" className="px-2.5">
-          <svg width="16" height="16" viewBox="0 0 24 24" fill="currentColor" aria-hidden="true">
-            <circle cx="5" cy="12" r="1.8" />
-            <circle cx="12" cy="12" r="1.8" />
-            <circle cx="19" cy="12" r="1.8" />
-          </svg>
-        </Button>
-      </DropdownMenu.Trigger>
-      <DropdownMenu.Portal>
-        <DropdownMenu.Content
-          align="end"
-          sideOffset={4}
-          className="z-50 min-w-44 rounded-md border border-zinc-200 bg-white p-1 text-sm shadow-lg dark:border-zinc-800 dark:bg-zinc-900"
-        >
-          <DropdownMenu.Item className={item} onSelect={onEdit}>
-            Edit details…
-          </DropdownMenu.Item>
-          <DropdownMenu.Item className={item} onSelect={onArchive}>
-            {archived ? "Unarchive" : "Archive"}
-          </DropdownMenu.Item>
-          <DropdownMenu.Separator className="my-1 h-px bg-zinc-200 dark:bg-zinc-800" />
-          <DropdownMenu.Item className={`${item} text-red-700 dark:text-red-400`} onSelect={onDelete}>
-            Delete…
-          </DropdownMenu.Item>
-        </DropdownMenu.Content>
-      </DropdownMenu.Portal>
-    </DropdownMenu.Root>
+    <ActionsMenu label="More workflow actions">
+      <ActionsMenuItem onSelect={onEdit}>Edit details…</ActionsMenuItem>
+      <ActionsMenuItem onSelect={onArchive}>{archived ? "Unarchive" : "Archive"}</ActionsMenuItem>
+      <ActionsMenuSeparator />
+      <ActionsMenuItem danger onSelect={onDelete}>
+        Delete…
+      </ActionsMenuItem>
+    </ActionsMenu>
   );
 }
 
