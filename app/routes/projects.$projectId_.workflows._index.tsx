@@ -4,6 +4,7 @@ import { useMutation } from "@tanstack/react-query";
 import clsx from "clsx";
 import { useState } from "react";
 import { errorMessage } from "#app/components/projects/api.ts";
+import { Breadcrumb } from "#app/components/ui/breadcrumb.tsx";
 import { Button } from "#app/components/ui/button.tsx";
 import { EmptyState } from "#app/components/ui/empty-state.tsx";
 import { FormAlert } from "#app/components/ui/field.tsx";
@@ -190,19 +191,12 @@ export default function WorkflowsPage() {
     <div className="space-y-6">
       <div className="flex flex-wrap items-end justify-between gap-4">
         <div className="min-w-0">
-          <nav aria-label="Breadcrumb" className="flex flex-wrap gap-1 text-sm text-zinc-500">
-            <Link to="/projects" className="hover:text-zinc-900 hover:underline dark:hover:text-zinc-100">
-              Projects
-            </Link>
-            <span aria-hidden="true">/</span>
-            <Link
-              to={`/projects/${project.id}`}
-              className="max-w-64 truncate hover:text-zinc-900 hover:underline dark:hover:text-zinc-100"
-            >
-              {project.name}
-            </Link>
-            <span aria-hidden="true">/</span>
-          </nav>
+          <Breadcrumb
+            items={[
+              { to: "/projects", label: "Projects" },
+              { to: `/projects/${project.id}`, label: project.name, truncate: "max-w-64" },
+            ]}
+          />
           <h1 className="mt-0.5 text-2xl font-semibold tracking-tight">Workflows</h1>
           <p className="mt-1 text-sm text-zinc-600 dark:text-zinc-400">
             Chains of model calls, templates, commands and the coding agent, run on this project. Every save

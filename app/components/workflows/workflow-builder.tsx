@@ -1,5 +1,5 @@
 import * as Tabs from "@radix-ui/react-tabs";
-import { Link, useBlocker, useNavigate } from "@remix-run/react";
+import { useBlocker, useNavigate } from "@remix-run/react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { TRPCClientError } from "@trpc/client";
 import clsx from "clsx";
@@ -8,6 +8,7 @@ import { defaultModel } from "#app/components/ai/model-select.tsx";
 import { errorCode, errorMessage } from "#app/components/projects/api.ts";
 import { DangerButton, Modal, ModalActions, TextArea } from "#app/components/projects/dialog.tsx";
 import { ActionsMenu, ActionsMenuItem, ActionsMenuSeparator } from "#app/components/ui/actions-menu.tsx";
+import { Breadcrumb } from "#app/components/ui/breadcrumb.tsx";
 import { Button } from "#app/components/ui/button.tsx";
 import { Field, FormAlert } from "#app/components/ui/field.tsx";
 import { DateTime } from "#app/components/ui/section.tsx";
@@ -302,26 +303,13 @@ export function WorkflowBuilder({
     <div className="space-y-5">
       <div className="flex flex-wrap items-start justify-between gap-4">
         <div className="min-w-0">
-          <nav aria-label="Breadcrumb" className="flex flex-wrap gap-1 text-sm text-zinc-500">
-            <Link to="/projects" className="hover:text-zinc-900 hover:underline dark:hover:text-zinc-100">
-              Projects
-            </Link>
-            <span aria-hidden="true">/</span>
-            <Link
-              to={`/projects/${project.id}`}
-              className="max-w-48 truncate hover:text-zinc-900 hover:underline dark:hover:text-zinc-100"
-            >
-              {project.name}
-            </Link>
-            <span aria-hidden="true">/</span>
-            <Link
-              to={`/projects/${project.id}/workflows`}
-              className="hover:text-zinc-900 hover:underline dark:hover:text-zinc-100"
-            >
-              Workflows
-            </Link>
-            <span aria-hidden="true">/</span>
-          </nav>
+          <Breadcrumb
+            items={[
+              { to: "/projects", label: "Projects" },
+              { to: `/projects/${project.id}`, label: project.name, truncate: "max-w-48" },
+              { to: `/projects/${project.id}/workflows`, label: "Workflows" },
+            ]}
+          />
           <div className="mt-0.5 flex flex-wrap items-center gap-2">
             <h1 className="truncate text-2xl font-semibold tracking-tight">{saved.name}</h1>
             {archived ? (
