@@ -67,3 +67,21 @@ export function serialPump(
     },
   };
 }
+
+/**
+ * Tie a stream's end to its client and to the server's shutdown: a shutdown calls `finish` (the stream ends;
+ * the client reconnects elsewhere with Last-Event-ID); the client leaving calls `closed` (stop timers, drop
+ * subscriptions).
+ */
+export function bindStreamLifetime(
+  res: Response,
+  shutdown: AbortSignal | undefined,
+  { finish, closed }: { finish: () => void; closed: () => void },
+): void {
+  const onShutdown = () => finish();
+  shutdown?.addEventListener("abort", onShutdown, { once: true });
+  res.on("close", () => {
+    closed();
+    shutdown?.removeEventListener("abort", onShutdown);
+  });
+}

@@ -22,7 +22,15 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { detectSandbox, runInSandbox } from "#app/modules/sandbox/sandbox.server.ts";
 import type { SandboxStatus } from "#app/modules/sandbox/sandbox.types.ts";
-import { hostProcessesWith, nodeInside, repoRoot, tempDirs, uniqueMarker, waitFor } from "./helpers.ts";
+import {
+  hostProcessesWith,
+  nodeInside,
+  repoRoot,
+  survivorsOf,
+  tempDirs,
+  uniqueMarker,
+  waitFor,
+} from "./helpers.ts";
 
 const MiB = 1024 * 1024;
 const tempDir = tempDirs();
@@ -440,13 +448,7 @@ describe("resource exhaustion", () => {
     expect(peak).toBeGreaterThan(16);
     expect(peak).toBeLessThanOrEqual(64);
     expect(hostForks).toBeGreaterThan(10);
-    expect(
-      await waitFor(
-        () => hostProcessesWith(marker),
-        (pids) => pids.length === 0,
-        2_000,
-      ),
-    ).toEqual([]);
+    expect(await survivorsOf(marker)).toEqual([]);
   });
 
   it("kills a memory hog at the memory limit (node and python), and a /tmp filler hits its size", async () => {

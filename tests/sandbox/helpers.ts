@@ -106,3 +106,12 @@ export async function nodeInside<T = Record<string, unknown>>(
   }
   return { value, result };
 }
+
+/** The host pids still carrying `marker` once they are all gone, or after `timeoutMs`: [] when none survived. */
+export function survivorsOf(marker: string, timeoutMs = 2_000): Promise<number[]> {
+  return waitFor(
+    () => hostProcessesWith(marker),
+    (pids) => pids.length === 0,
+    timeoutMs,
+  );
+}

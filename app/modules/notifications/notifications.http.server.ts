@@ -20,7 +20,7 @@ import type { AuthRuntime } from "#app/modules/auth/runtime.server.ts";
 import type { EventHub } from "#app/modules/runs/event-hub.server.ts";
 import { jsonError } from "#app/server/api-errors.server.ts";
 import { principalOf, requireApiScope } from "#app/server/guards.server.ts";
-import { serialPump, startEventStream } from "#app/server/sse.server.ts";
+import { bindStreamLifetime, serialPump, startEventStream } from "#app/server/sse.server.ts";
 import { latestNotificationSeq, readNotificationsAfter } from "./notifications.server.ts";
 import { MAX_NOTIFICATIONS_PAGE } from "./notifications.types.ts";
 
@@ -120,13 +120,13 @@ export function notificationRoutes({
       void pump();
     }, heartbeatMs);
 
-    const onShutdown = () => finish();
-    shutdown?.addEventListener("abort", onShutdown, { once: true });
-    res.on("close", () => {
-      ended = true;
-      unsubscribe();
-      clearInterval(heartbeat);
-      shutdown?.removeEventListener("abort", onShutdown);
+    bindStreamLifetime(res, shutdown, {
+      finish,
+      closed: () => {
+        ended = true;
+        unsubscribe();
+        clearInterval(heartbeat);
+      },
     });
     void pump();
   });

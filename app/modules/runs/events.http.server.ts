@@ -24,7 +24,7 @@ import type { Logger } from "#app/lib/logger.server.ts";
 import type { AuthRuntime } from "#app/modules/auth/runtime.server.ts";
 import { jsonError } from "#app/server/api-errors.server.ts";
 import { principalOf, requireApiScope } from "#app/server/guards.server.ts";
-import { serialPump, startEventStream, writeOrWait } from "#app/server/sse.server.ts";
+import { bindStreamLifetime, serialPump, startEventStream, writeOrWait } from "#app/server/sse.server.ts";
 import type { EventHub } from "./event-hub.server.ts";
 import {
   type EventCursor,
@@ -330,13 +330,13 @@ export function runEventRoutes({
       })();
     }, heartbeatMs);
 
-    const onShutdown = () => finish();
-    shutdown?.addEventListener("abort", onShutdown, { once: true });
-    res.on("close", () => {
-      ended = true;
-      unsubscribe();
-      clearInterval(heartbeat);
-      shutdown?.removeEventListener("abort", onShutdown);
+    bindStreamLifetime(res, shutdown, {
+      finish,
+      closed: () => {
+        ended = true;
+        unsubscribe();
+        clearInterval(heartbeat);
+      },
     });
 
     void pump();

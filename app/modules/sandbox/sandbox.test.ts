@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { hostProcessesWith, tempDirs, uniqueMarker, waitFor } from "#tests/sandbox/helpers.ts";
+import { hostProcessesWith, survivorsOf, tempDirs, uniqueMarker, waitFor } from "#tests/sandbox/helpers.ts";
 import { OutputCapture, utf8Prefix } from "./output.server.ts";
 import { detectSandbox, isSandboxError, runInSandbox, SandboxError } from "./sandbox.server.ts";
 import { SANDBOX_WORKSPACE_PATH, type SandboxResult, type SandboxStatus } from "./sandbox.types.ts";
@@ -247,13 +247,7 @@ describe("runInSandbox", () => {
     expect(result).toMatchObject({ timedOut: true, cancelled: false, signal: "SIGKILL", exitCode: 137 });
     expect(result.durationMs).toBeGreaterThanOrEqual(1_500);
     expect(result.durationMs).toBeLessThan(4_000);
-    expect(
-      await waitFor(
-        () => hostProcessesWith(marker),
-        (pids) => pids.length === 0,
-        2_000,
-      ),
-    ).toEqual([]);
+    expect(await survivorsOf(marker)).toEqual([]);
   });
 
   it("the tree also dies when the command exits on its own and leaves children behind", async () => {
@@ -273,13 +267,7 @@ describe("runInSandbox", () => {
     const result = await run;
     expect(result).toMatchObject({ exitCode: 0, stdout: "started\n", timedOut: false });
     // …and are gone once it exited.
-    expect(
-      await waitFor(
-        () => hostProcessesWith(marker),
-        (pids) => pids.length === 0,
-        2_000,
-      ),
-    ).toEqual([]);
+    expect(await survivorsOf(marker)).toEqual([]);
   });
 
   it("cancels with an AbortSignal, killing the tree", async () => {
@@ -295,13 +283,7 @@ describe("runInSandbox", () => {
     const result = await run;
     expect(result).toMatchObject({ cancelled: true, timedOut: false, signal: "SIGKILL" });
     expect(result.durationMs).toBeLessThan(5_000);
-    expect(
-      await waitFor(
-        () => hostProcessesWith(marker),
-        (pids) => pids.length === 0,
-        2_000,
-      ),
-    ).toEqual([]);
+    expect(await survivorsOf(marker)).toEqual([]);
 
     const already = await runInSandbox({
       command: "touch ran",
@@ -476,11 +458,7 @@ describe("unsafe mode (bwrap unusable, allowUnsafe)", () => {
     );
     expect(result).toMatchObject({ mode: "unsafe", timedOut: true, signal: "SIGKILL" });
     // The grandchild in its own session escapes the process group; only the cgroup reaches it.
-    const survivors = await waitFor(
-      () => hostProcessesWith(marker),
-      (pids) => pids.length === 0,
-      2_000,
-    );
+    const survivors = await survivorsOf(marker);
     if (status.enforcement.cgroup) expect(survivors).toEqual([]);
     else for (const pid of survivors) process.kill(pid, "SIGKILL");
   });
