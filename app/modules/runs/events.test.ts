@@ -130,15 +130,19 @@ describe("createEventWriter", () => {
   it("2×500 events on one run from two writers flushing concurrently: seqs 1..1000, lastEventSeq 1000", async () => {
     const run = await newRun();
     const writers = [writer({ flushIntervalMs: 2 }), writer({ flushIntervalMs: 2 })];
-    await Promise.all(
-      writers.map(async (w, wi) => {
-        for (let i = 0; i < 500; i++) {
-          w.append(run, { type: "log", stepId: "s", data: { level: "info", message: `${wi}:${i}` } });
-          if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
-        }
-        await w.flush();
-      }),
-    );
+    // In lockstep batches of 50, both writers flushing at once each time: they race for the run's row on
+    // every round (the seqs must stay contiguous), and both write within the first half whatever the timing.
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(
+        writers.map(async (w, wi) => {
+          for (let i = batch * 50; i < (batch + 1) * 50; i++) {
+            w.append(run, { type: "log", stepId: "s", data: { level: "info", message: `${wi}:${i}` } });
+            if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
+          }
+          await w.flush();
+        }),
+      );
+    }
     const events = await database.db.runEvent.findMany({ where: { runId: run.id }, orderBy: { seq: "asc" } });
     expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
     expect(new Set(events.map((e) => (e.data as { message: string }).message)).size).toBe(1000);
