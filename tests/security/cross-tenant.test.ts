@@ -1,4 +1,5 @@
 import { TRPCError } from "@trpc/server";
+import { createTwoFilesPatch } from "diff";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addCredential, credentialAad } from "#app/modules/ai/credentials.server.ts";
 import { decryptSecret } from "#app/modules/ai/crypto.server.ts";
@@ -41,6 +42,8 @@ type Fixtures = {
   runId: string;
   /** An unread notification of A's. */
   notificationId: string;
+  /** A pending change set of A's run, rewriting A's file. */
+  changeSetId: string;
 };
 const CREDENTIAL_SECRET = "sk-a-secret-credential-0001";
 const FILE_CONTENT = "A's secret file\n";
@@ -117,6 +120,17 @@ async function runsIntact(server: TestServer, a: Fixtures): Promise<boolean> {
     runs[0]?.id === a.runId &&
     runs[0].status === "queued" &&
     runs[0].cancelRequestedAt === null
+  );
+}
+
+/** A's change set is still pending and undecided, and A's file untouched. */
+async function changeSetIntact(server: TestServer, a: Fixtures): Promise<boolean> {
+  const row = await server.database.db.changeSet.findUnique({ where: { id: a.changeSetId } });
+  return (
+    (await fileIntact(server, a)) &&
+    row?.status === "pending" &&
+    JSON.stringify(row.files).includes('"status":"pending"') &&
+    !JSON.stringify(row.files).includes("accepted")
   );
 }
 
@@ -303,8 +317,25 @@ const CASES: Record<string, Case> = {
   "runs.list": { kind: "list", input: {} },
   "runs.retry": { kind: "owned", input: (a) => ({ id: a.runId }), survives: runsIntact },
   "runs.rerun": { kind: "owned", input: (a) => ({ id: a.runId }), survives: runsIntact },
+  "agentTask.start": {
+    kind: "owned",
+    input: (a) => ({ id: a.projectId, kind: "fix-tests", model: "compat:mock/echo" }),
+    // No workflow made in A's project, no run queued there.
+    survives: async (server, a) => (await projectWorkflowsIntact(server, a)) && (await runsIntact(server, a)),
+  },
   "notifications.list": { kind: "list", input: {} },
   "changesets.listForRun": { kind: "owned", input: (a) => ({ id: a.runId }), survives: runsIntact },
+  "changesets.review": {
+    kind: "owned",
+    input: (a) => ({ id: a.changeSetId, decisions: [{ path: a.filePath, status: "accepted" }] }),
+    survives: changeSetIntact,
+  },
+  "changesets.applyToProject": {
+    kind: "owned",
+    input: (a) => ({ id: a.changeSetId, decisions: [{ path: a.filePath, status: "accepted" }] }),
+    survives: changeSetIntact,
+  },
+  "changesets.reject": { kind: "owned", input: (a) => ({ id: a.changeSetId }), survives: changeSetIntact },
   // Marks the caller's own notifications only: A's ids in B's call are ignored (notifications.test.ts).
   "notifications.markRead": { kind: "self" },
   "system.status": { kind: "system" },
@@ -379,8 +410,29 @@ beforeAll(async () => {
   const notification = await server.database.db.notification.create({
     data: { userId: userA.userId, kind: "run_succeeded", title: "A's run succeeded" },
   });
+  const diff = createTwoFilesPatch(`a/${file.path}`, `b/${file.path}`, FILE_CONTENT, "B was here\n");
+  const changeSet = await server.database.db.changeSet.create({
+    data: {
+      userId: userA.userId,
+      projectId: project.id,
+      runId: run.id,
+      diff,
+      files: [
+        {
+          path: file.path,
+          baseVersion: 1,
+          status: "modified",
+          diff,
+          additions: 1,
+          deletions: 1,
+          hunks: [{ index: 0, header: "@@ -1,1 +1,1 @@", status: "pending" }],
+        },
+      ],
+    },
+  });
   a = {
     notificationId: notification.id,
+    changeSetId: changeSet.id,
     runId: run.id,
     workflowId: workflow.id,
     budgetId: budget.id,

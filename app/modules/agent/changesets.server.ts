@@ -1,18 +1,19 @@
 /**
- * Reading change sets: the ones a run of the caller's produced, with their files and hunks. (Applying them,
- * hunk by hunk, comes with the review UI.) Another user's run answers NOT_FOUND like a missing one.
+ * Reading change sets: the ones a run of the caller's produced, with their files and hunks (reviewing and
+ * applying them: changeset-review.server.ts). Another user's run answers NOT_FOUND like a missing one.
  */
 import type { Db, Prisma } from "#app/db/client.server.ts";
 import { AppError } from "#app/lib/app-error.ts";
 import { isUuid } from "#app/lib/use-case.ts";
+import type { ChangeSetFile } from "./changeset.server.ts";
 import type { ChangeSetFileView, ChangeSetView } from "./changesets.types.ts";
 
 const runNotFound = () => new AppError("NOT_FOUND", "Run not found");
 
-/** ChangeSet.files as stored (written by the engine from computeChangeSet), read defensively. */
-function filesOf(json: Prisma.JsonValue): ChangeSetFileView[] {
+/** ChangeSet.files as stored (written by the engine from computeChangeSet, updated by the review), read defensively. */
+export function storedFiles(json: Prisma.JsonValue): ChangeSetFile[] {
   if (!Array.isArray(json)) return [];
-  const files: ChangeSetFileView[] = [];
+  const files: ChangeSetFile[] = [];
   for (const raw of json) {
     if (!raw || typeof raw !== "object" || Array.isArray(raw)) continue;
     const file = raw as Record<string, unknown>;
@@ -23,8 +24,8 @@ function filesOf(json: Prisma.JsonValue): ChangeSetFileView[] {
       path: file.path,
       baseVersion: typeof file.baseVersion === "number" ? file.baseVersion : null,
       status,
-      binary: file.binary === true,
-      tooLarge: file.tooLarge === true,
+      ...(file.binary === true ? { binary: true } : {}),
+      ...(file.tooLarge === true ? { tooLarge: true } : {}),
       additions: typeof file.additions === "number" ? file.additions : 0,
       deletions: typeof file.deletions === "number" ? file.deletions : 0,
       diff: typeof file.diff === "string" ? file.diff : "",
@@ -47,6 +48,35 @@ function filesOf(json: Prisma.JsonValue): ChangeSetFileView[] {
   return files;
 }
 
+/** A ChangeSet row as the API shows it. */
+export function changeSetView(row: {
+  id: string;
+  runId: string | null;
+  stepRunId: string | null;
+  status: ChangeSetView["status"];
+  summary: string | null;
+  createdAt: Date;
+  appliedAt: Date | null;
+  files: Prisma.JsonValue;
+}): ChangeSetView {
+  return {
+    id: row.id,
+    runId: row.runId,
+    stepRunId: row.stepRunId,
+    status: row.status,
+    summary: row.summary,
+    createdAt: row.createdAt,
+    appliedAt: row.appliedAt,
+    files: storedFiles(row.files).map(
+      (file): ChangeSetFileView => ({
+        ...file,
+        binary: file.binary === true,
+        tooLarge: file.tooLarge === true,
+      }),
+    ),
+  };
+}
+
 /** The change sets of the caller's run, oldest first. */
 export async function listRunChangeSets(
   { userId, runId }: { userId: string; runId: string },
@@ -59,14 +89,5 @@ export async function listRunChangeSets(
     where: { runId, userId },
     orderBy: [{ createdAt: "asc" }, { id: "asc" }],
   });
-  return rows.map((row) => ({
-    id: row.id,
-    runId: row.runId,
-    stepRunId: row.stepRunId,
-    status: row.status,
-    summary: row.summary,
-    createdAt: row.createdAt,
-    appliedAt: row.appliedAt,
-    files: filesOf(row.files),
-  }));
+  return rows.map(changeSetView);
 }

@@ -171,7 +171,7 @@ export type WriteFileInput = {
  * its FileVersion, inside `tx`. Throws CONFLICT (details: currentVersion, currentContent) on a stale base.
  * An update that changes nothing returns the current version and writes no new one.
  */
-async function writeFile(tx: DbTx, input: WriteFileInput, now: Date): Promise<SavedFile> {
+export async function writeFileInTx(tx: DbTx, input: WriteFileInput, now: Date): Promise<SavedFile> {
   const scope = { userId: input.userId, projectId: input.projectId };
   const size = checkTextContent(input.content);
   const sha256 = sha256Hex(input.content);
@@ -261,7 +261,7 @@ export async function writeFileVersion(input: WriteFileInput, deps: ProjectsDeps
   await assertProjectOwned(deps.db, input.userId, input.projectId);
   const now = clock(deps);
   try {
-    return await deps.db.$transaction((tx) => writeFile(tx, input, now));
+    return await deps.db.$transaction((tx) => writeFileInTx(tx, input, now));
   } catch (error) {
     if (isUniqueViolation(error)) {
       throw conflict(input.path, input.baseVersion, await currentFile(deps.db, input, input.path));
