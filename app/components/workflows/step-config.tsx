@@ -61,6 +61,7 @@ const COMMAND_PARAMS: readonly NumberParam[] = [
 const AGENT_PARAMS: readonly NumberParam[] = [
   { field: "maxTurns", label: "Max turns", placeholder: "30", integer: true },
   { field: "maxMinutes", label: "Max minutes", placeholder: "20", integer: true },
+  { field: "maxTokens", label: "Max tokens (in + out)", placeholder: "2,000,000", integer: true },
   { field: "maxCostUsd", label: "Max cost (USD)", placeholder: "No cap" },
 ];
 

@@ -740,6 +740,7 @@ async function execute(runId: string, deps: EngineDeps): Promise<RunOutcome> {
       tools: createAgentTools({ workspaceDir: workspace.dir, sandbox: { config } }),
       limits: ZAgentLimits.parse({
         maxTurns: step.maxTurns,
+        ...(step.maxTokens !== undefined ? { maxTokens: step.maxTokens } : {}),
         wallTimeMs: step.maxMinutes * 60_000,
         ...(step.maxCostUsd !== undefined ? { maxCostMicros: Math.round(step.maxCostUsd * 1_000_000) } : {}),
       }),

@@ -97,6 +97,8 @@ export const ZAgentStep = z
     model: z.string().min(1, "Choose a model").max(240),
     instructions: ZTemplateText.min(1, "Write the instructions"),
     maxTurns: z.number().int().min(1).max(200).default(30),
+    /** Stop when the agent's calls have used this many tokens (in + out). */
+    maxTokens: z.number().int().min(1_000).max(50_000_000).optional(),
     /** Stop when the agent's calls cost more than this (USD). */
     maxCostUsd: z.number().positive().max(1000).optional(),
     maxMinutes: z.number().int().min(1).max(240).default(20),
