@@ -16,10 +16,12 @@ import {
 import { QueryClientProvider } from "@tanstack/react-query";
 import clsx from "clsx";
 import { type ReactNode, useState } from "react";
+import { SandboxBanner, type SandboxNotice } from "#app/components/layout/sandbox-banner.tsx";
 import { NotificationCenter } from "#app/components/notifications/notification-center.tsx";
 import { NotificationToasts } from "#app/components/notifications/toasts.tsx";
 import { ThemeToggle, themeBootScript } from "#app/components/theme.tsx";
 import { getUser } from "#app/modules/auth/accounts.server.ts";
+import { sandboxView } from "#app/modules/system/sandbox-view.server.ts";
 import { makeQueryClient, makeTrpcClient, TRPCProvider } from "#app/trpc/client.ts";
 import stylesheet from "./tailwind.css?url";
 
@@ -34,9 +36,15 @@ export const meta: MetaFunction = () => [
 ];
 
 export async function loader({ context }: LoaderFunctionArgs) {
-  if (!context.auth) return { user: null };
-  const user = await getUser({ userId: context.auth.userId }, { db: context.db }).catch(() => null);
-  return { user: user ? { email: user.email, name: user.name } : null };
+  if (!context.auth) return { user: null, sandbox: null };
+  const [user, status] = await Promise.all([
+    getUser({ userId: context.auth.userId }, { db: context.db }).catch(() => null),
+    context.sandbox?.().catch(() => null) ?? null,
+  ]);
+  // Signed-in pages only, and only the mode and a short sentence (never a path or a probe's output).
+  const view = status ? sandboxView(status) : null;
+  const sandbox: SandboxNotice | null = view ? { mode: view.mode, summary: view.summary } : null;
+  return { user: user ? { email: user.email, name: user.name } : null, sandbox };
 }
 
 /** Pages of the app shell, for signed-in users. Later features add their entries here. */
@@ -203,6 +211,7 @@ function Shell({ children, live = false }: { children: ReactNode; live?: boolean
           </div>
         </div>
       </header>
+      {user ? <SandboxBanner sandbox={data?.sandbox ?? null} /> : null}
       <main id="main" className="mx-auto w-full max-w-6xl flex-1 px-4 py-8 sm:px-6">
         {children}
       </main>

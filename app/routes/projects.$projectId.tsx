@@ -2,6 +2,7 @@ import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Await, Link, useFetcher, useLoaderData } from "@remix-run/react";
 import { Suspense, useEffect, useRef, useState } from "react";
 import { QuickTaskPanel } from "#app/components/ai/quick-task.tsx";
+import { AgentTaskDialog } from "#app/components/projects/agent-task-dialog.tsx";
 import { exportUrl } from "#app/components/projects/api.ts";
 import { DeleteProjectDialog, EditProjectDialog } from "#app/components/projects/project-dialogs.tsx";
 import { Workspace } from "#app/components/projects/workspace.tsx";
@@ -102,6 +103,8 @@ function ProjectView({ project, files, initialPath }: ReturnType<typeof useLoade
   const [deleting, setDeleting] = useState(false);
   // Mounted on first use only: its queries must not re-render this page while the workspace hydrates.
   const [quickTask, setQuickTask] = useState<{ open: boolean; files: string[] } | null>(null);
+  // Mounted on first use too (it loads the model list).
+  const [agentTask, setAgentTask] = useState<boolean | null>(null);
   const openQuickTask = () => {
     // The workspace writes the open file into ?file= as it changes.
     const current = new URL(window.location.href).searchParams.get("file");
@@ -135,7 +138,12 @@ function ProjectView({ project, files, initialPath }: ReturnType<typeof useLoade
           ) : null}
         </div>
         <div className="flex shrink-0 items-center gap-2">
-          <Button onClick={openQuickTask}>Quick task</Button>
+          <Button onClick={() => setAgentTask(true)} aria-haspopup="dialog">
+            Agent task
+          </Button>
+          <Button variant="secondary" onClick={openQuickTask}>
+            Quick task
+          </Button>
           <Button variant="secondary" asChild>
             <Link to={`/projects/${project.id}/workflows`}>Workflows</Link>
           </Button>
@@ -173,6 +181,9 @@ function ProjectView({ project, files, initialPath }: ReturnType<typeof useLoade
           onOpenChange={(open) => setQuickTask((current) => current && { ...current, open })}
           initialFiles={quickTask.files}
         />
+      ) : null}
+      {agentTask !== null ? (
+        <AgentTaskDialog projectId={project.id} open={agentTask} onOpenChange={setAgentTask} />
       ) : null}
       <EditProjectDialog project={editing ? project : null} onClose={() => setEditing(false)} />
       <DeleteProjectDialog

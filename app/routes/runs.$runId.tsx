@@ -255,7 +255,13 @@ function RunView({ run, plan, project }: Data) {
         </dl>
       </Card>
 
-      <RunResults run={view} logs={live.logs} droppedLogs={live.droppedLogs} />
+      <RunResults
+        runId={run.id}
+        projectId={run.projectId}
+        run={view}
+        logs={live.logs}
+        droppedLogs={live.droppedLogs}
+      />
     </div>
   );
 }

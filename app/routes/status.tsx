@@ -6,13 +6,18 @@ import { Button } from "#app/components/ui/button.tsx";
 import { Card, CardTitle, Skeleton, Stat } from "#app/components/ui/card.tsx";
 import { requireUser } from "#app/modules/auth/web.server.ts";
 import { getDatabaseInfo } from "#app/modules/system/get-database-info.server.ts";
+import { sandboxView } from "#app/modules/system/sandbox-view.server.ts";
 import { useTRPC } from "#app/trpc/client.ts";
 
 export const meta: MetaFunction = () => [{ title: "System status · Agentry" }];
 
 export async function loader({ context, request }: LoaderFunctionArgs) {
   requireUser(context, request);
-  return getDatabaseInfo(context.db);
+  const [info, sandbox] = await Promise.all([
+    getDatabaseInfo(context.db),
+    context.sandbox?.().catch(() => null) ?? null,
+  ]);
+  return { ...info, sandbox: sandbox ? sandboxView(sandbox) : null };
 }
 
 function formatAge(date: Date, now: number) {
@@ -32,6 +37,57 @@ function DatabaseCard() {
         <Stat label="Migrations applied" value={info.migrationsApplied} testId="db-migrations" />
         <Stat label="Database" value={<span className="font-mono text-base">{info.database}</span>} />
       </dl>
+    </Card>
+  );
+}
+
+const SANDBOX_MODE_LABEL = {
+  bwrap: "Isolated (bubblewrap)",
+  unsafe: "UNSAFE: no isolation",
+  unavailable: "Unavailable: commands refused",
+} as const;
+
+function SandboxCard() {
+  const { sandbox } = useLoaderData<typeof loader>();
+  return (
+    <Card aria-labelledby="sandbox-title">
+      <CardTitle>
+        <span id="sandbox-title">Sandbox</span>
+      </CardTitle>
+      {sandbox ? (
+        <>
+          <dl className="grid grid-cols-2 gap-4 sm:grid-cols-3">
+            <Stat
+              label="Mode"
+              value={
+                <span
+                  className={
+                    sandbox.mode === "bwrap"
+                      ? "text-emerald-700 dark:text-emerald-400"
+                      : sandbox.mode === "unsafe"
+                        ? "text-red-700 dark:text-red-400"
+                        : "text-amber-700 dark:text-amber-400"
+                  }
+                >
+                  {SANDBOX_MODE_LABEL[sandbox.mode]}
+                </span>
+              }
+              testId="sandbox-mode"
+            />
+            <Stat label="bubblewrap" value={sandbox.bwrapVersion ?? "—"} testId="sandbox-bwrap" />
+            <Stat
+              label="cgroup limits"
+              value={sandbox.cgroupLimits ? "On" : "Off (per-process limits)"}
+              testId="sandbox-cgroups"
+            />
+          </dl>
+          <p className="mt-4 text-sm text-zinc-600 dark:text-zinc-400">{sandbox.summary}</p>
+        </>
+      ) : (
+        <p className="text-sm text-zinc-600 dark:text-zinc-400">
+          This web process does not know how commands run (no sandbox was detected here).
+        </p>
+      )}
     </Card>
   );
 }
@@ -149,11 +205,15 @@ export default function StatusPage() {
       <div>
         <h1 className="text-2xl font-semibold tracking-tight">System status</h1>
         <p className="mt-1 text-sm text-zinc-600 dark:text-zinc-400">
-          The database, the workers that execute runs, and the queue between them.
+          The database, the workers that execute runs, the queue between them, and the sandbox commands run
+          in.
         </p>
       </div>
       <DatabaseCard />
       <WorkersCard />
+      <div id="sandbox" className="scroll-mt-20">
+        <SandboxCard />
+      </div>
       <ProbeCard />
     </div>
   );

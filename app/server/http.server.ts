@@ -23,6 +23,7 @@ import type { ImportLimits } from "#app/modules/projects/import.server.ts";
 import { projectZipRoutes } from "#app/modules/projects/zip.http.server.ts";
 import type { EventHub } from "#app/modules/runs/event-hub.server.ts";
 import { runEventRoutes } from "#app/modules/runs/events.http.server.ts";
+import type { SandboxStatus } from "#app/modules/sandbox/index.server.ts";
 import type { TrpcContext } from "#app/trpc/init.server.ts";
 import { appRouter } from "#app/trpc/router.server.ts";
 import { jsonError, restErrorShape } from "./api-errors.server.ts";
@@ -38,6 +39,8 @@ declare module "@remix-run/node" {
     runtime: AuthRuntime;
     ai: AiRuntime;
     client: { ip: string | null; userAgent: string | null; cookieContext: CookieContext; origin: string };
+    /** How commands run on this server (null: unknown). Pages show its mode, never its raw reason. */
+    sandbox: () => Promise<SandboxStatus | null>;
   }
 }
 
@@ -54,6 +57,8 @@ export type HttpAppOptions = {
   projects?: { limits?: Partial<ImportLimits>; localImportRoot?: string | null };
   /** How /readyz decides: database reachable and no migration pending. */
   readiness: ReadinessCheck;
+  /** How commands run on this server (detected once, cached). Absent: unknown (API-only tests). */
+  sandbox?: () => Promise<SandboxStatus | null>;
   /**
    * Production: the built Remix server and the folder of client assets.
    * Development: a Vite dev server in middleware mode.
@@ -104,6 +109,7 @@ export function createHttpApp({
   readiness,
   remix,
   projects = {},
+  sandbox = async () => null,
 }: HttpAppOptions) {
   const app = express();
   app.disable("x-powered-by");
@@ -212,6 +218,7 @@ export function createHttpApp({
       },
       successStatus: () => locals(res).status,
     },
+    sandbox,
   });
 
   app.use(
@@ -271,6 +278,7 @@ export function createHttpApp({
     runtime,
     ai,
     client: { ...clientOf(req), origin: ownOrigin(req, runtime.publicUrl) },
+    sandbox,
   });
 
   if (!remix) {

@@ -128,16 +128,24 @@ export async function startAgentry({
       if (count > 0) logger.info({ count }, "provider credentials re-encrypted with the current key");
     }
 
+    // Commands (workflow `command` steps) run in bubblewrap; the app and its data are never mounted.
+    const sandboxConfig = {
+      allowUnsafe: env.AGENTRY_UNSAFE_NO_SANDBOX,
+      protectedPaths: [rootDir, env.dataDir],
+    };
+    // What the pages and the API show (a web process probes the same config as its workers, once, on
+    // first use; detectSandbox caches the probe per config, so an all-in-one process probes once).
+    const sandboxStatus = () =>
+      detectSandbox(sandboxConfig).catch((error: unknown) => {
+        logger.warn({ err: error }, "could not detect the sandbox");
+        return null;
+      });
+
     if (env.AGENTRY_ROLE !== "web") {
       // One batching writer for the events of every run this process executes; closed (flushed) after the
       // worker has stopped, so the last events of interrupted runs are written.
       const runEvents = createEventWriter({ db, logger: logger.child({ component: "run-events" }) });
       stack.push({ name: "run event writer", stop: () => runEvents.close() });
-      // Commands (workflow `command` steps) run in bubblewrap; the app and its data are never mounted.
-      const sandboxConfig = {
-        allowUnsafe: env.AGENTRY_UNSAFE_NO_SANDBOX,
-        protectedPaths: [rootDir, env.dataDir],
-      };
       const sandbox = await detectSandbox(sandboxConfig);
       if (sandbox.mode === "unsafe") {
         logger.warn({ reason: sandbox.reason }, "commands run WITHOUT a sandbox (AGENTRY_UNSAFE_NO_SANDBOX)");
@@ -207,6 +215,7 @@ export async function startAgentry({
           pendingMigrations: () => pendingMigrations({ connectionString: databaseUrl, migrationsDir }),
         },
         remix,
+        sandbox: sandboxStatus,
       });
       const server = await listen(app, env.PORT, env.HOST);
       stack.push({

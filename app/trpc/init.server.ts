@@ -11,6 +11,7 @@ import type { Scope } from "#app/modules/auth/auth.types.ts";
 import { hasScope, type Principal } from "#app/modules/auth/authenticate.server.ts";
 import type { CookieContext } from "#app/modules/auth/cookies.server.ts";
 import type { AuthRuntime } from "#app/modules/auth/runtime.server.ts";
+import type { SandboxStatus } from "#app/modules/sandbox/index.server.ts";
 
 /** Facts about the HTTP request a procedure may need (audit trail, cookies). */
 export type ClientInfo = {
@@ -42,6 +43,8 @@ export type TrpcContext = {
   ai: AiRuntime;
   client: ClientInfo;
   response: ResponseControl;
+  /** How commands run on this server (detected once, cached); absent or null: unknown. */
+  sandbox?: () => Promise<SandboxStatus | null>;
 };
 
 /**

@@ -1,3 +1,4 @@
+import { agentTaskRouter } from "#app/modules/agent/agent-task.router.server.ts";
 import { changeSetsRouter } from "#app/modules/agent/changesets.router.server.ts";
 import { aiRouter } from "#app/modules/ai/ai.router.server.ts";
 import { credentialsRouter } from "#app/modules/ai/credentials.router.server.ts";
@@ -31,6 +32,7 @@ export const appRouter = router({
   runs: runsRouter,
   notifications: notificationsRouter,
   changesets: changeSetsRouter,
+  agentTask: agentTaskRouter,
 });
 
 export type AppRouter = typeof appRouter;

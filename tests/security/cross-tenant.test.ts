@@ -336,6 +336,7 @@ const CASES: Record<string, Case> = {
     survives: changeSetIntact,
   },
   "changesets.reject": { kind: "owned", input: (a) => ({ id: a.changeSetId }), survives: changeSetIntact },
+  "changesets.followUp": { kind: "owned", input: (a) => ({ id: a.changeSetId }), survives: changeSetIntact },
   // Marks the caller's own notifications only: A's ids in B's call are ignored (notifications.test.ts).
   "notifications.markRead": { kind: "self" },
   "system.status": { kind: "system" },

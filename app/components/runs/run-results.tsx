@@ -9,6 +9,9 @@ import { formatCount } from "#app/components/charts/format.ts";
 import { StrokeIcon } from "#app/components/ui/stroke-icon.tsx";
 import { Table, TBody, Td, THead, Th } from "#app/components/ui/table.tsx";
 import { formatMicros } from "#app/modules/ai/ai.types.ts";
+import { isTerminalStatus } from "#app/modules/runs/run-events.types.ts";
+import { AgentActivity } from "./agent-activity.tsx";
+import { ChangesTab, useRunChanges } from "./changes-tab.tsx";
 import { formatClock, formatElapsed, formatValue, isStructured } from "./format.ts";
 import type { LogEntry, RunDisplay, RunDisplayStep } from "./run-state.ts";
 import { StepStatusIcon } from "./run-status.tsx";
@@ -89,7 +92,7 @@ function stepLabel(step: RunDisplayStep) {
   return step.name === step.stepId ? step.stepId : `${step.name} (${step.stepId})`;
 }
 
-function OutputTab({ run }: { run: RunDisplay }) {
+function OutputTab({ run, logs }: { run: RunDisplay; logs: LogEntry[] }) {
   const current = run.steps.find((step) => step.stepId === run.currentStepId);
   if (run.status === "succeeded") {
     return run.hasOutput ? (
@@ -114,6 +117,7 @@ function OutputTab({ run }: { run: RunDisplay }) {
           {current.type}
           {current.model ? ` · ${current.model}` : ""}
         </p>
+        {current.type === "agent" ? <AgentActivity logs={logs} stepId={current.stepId} running /> : null}
         {current.text ? (
           <FollowingPre testId="run-output-stream" className="font-sans text-sm">
             {current.text}
@@ -172,7 +176,15 @@ function StepInput({ input }: { input: unknown }) {
   return <pre className={clsx(pre, "max-h-64")}>{formatValue(input)}</pre>;
 }
 
-function StepRow({ step, defaultOpen }: { step: RunDisplayStep; defaultOpen: boolean }) {
+function StepRow({
+  step,
+  defaultOpen,
+  logs,
+}: {
+  step: RunDisplayStep;
+  defaultOpen: boolean;
+  logs: LogEntry[];
+}) {
   const [open, setOpen] = useState(defaultOpen);
   const id = useId();
   const tokens = step.usage.tokensIn + step.usage.tokensOut;
@@ -240,6 +252,9 @@ function StepRow({ step, defaultOpen }: { step: RunDisplayStep; defaultOpen: boo
               )}
             </div>
           </div>
+          {step.type === "agent" ? (
+            <AgentActivity logs={logs} stepId={step.stepId} running={step.status === "running"} />
+          ) : null}
           {step.model || step.startedAt ? (
             <p className="text-xs text-zinc-500">
               {step.model ? <>Model {step.model}. </> : null}
@@ -253,7 +268,7 @@ function StepRow({ step, defaultOpen }: { step: RunDisplayStep; defaultOpen: boo
   );
 }
 
-function StepsTab({ run }: { run: RunDisplay }) {
+function StepsTab({ run, logs }: { run: RunDisplay; logs: LogEntry[] }) {
   if (run.steps.length === 0) return <Note>This run has no steps.</Note>;
   return (
     <ol
@@ -261,7 +276,7 @@ function StepsTab({ run }: { run: RunDisplay }) {
       aria-label="Steps"
     >
       {run.steps.map((step) => (
-        <StepRow key={step.stepId} step={step} defaultOpen={step.status === "failed"} />
+        <StepRow key={step.stepId} step={step} logs={logs} defaultOpen={step.status === "failed"} />
       ))}
     </ol>
   );
@@ -364,15 +379,36 @@ function UsageTab({ run }: { run: RunDisplay }) {
   );
 }
 
+/** "Changes" with the number of files and a dot while some wait for review. */
+function ChangesTrigger({ runId, version }: { runId: string; version: string }) {
+  const changes = useRunChanges(runId, version);
+  const files = (changes.data ?? []).reduce((sum, changeSet) => sum + changeSet.files.length, 0);
+  const waiting = (changes.data ?? []).some((changeSet) => changeSet.status === "pending");
+  return (
+    <Tabs.Trigger value="changes" className={tab} data-testid="changes-tab">
+      Changes {files > 0 ? <span className={count}>{formatCount(files)}</span> : null}
+      {waiting ? (
+        <span className="h-1.5 w-1.5 rounded-full bg-amber-500" role="img" aria-label="waiting for review" />
+      ) : null}
+    </Tabs.Trigger>
+  );
+}
+
 export function RunResults({
+  runId,
+  projectId,
   run,
   logs,
   droppedLogs,
 }: {
+  runId: string;
+  projectId: string;
   run: RunDisplay;
   logs: LogEntry[];
   droppedLogs: number;
 }) {
+  // How far the run got: when it moves on, a step may have written a change set.
+  const changesVersion = `${run.status}:${run.progress.done}`;
   return (
     <Tabs.Root defaultValue="output" className="space-y-4">
       <Tabs.List className="flex gap-1 border-b border-zinc-200 dark:border-zinc-800" aria-label="Results">
@@ -388,6 +424,7 @@ export function RunResults({
             {run.progress.done}/{run.progress.total}
           </span>
         </Tabs.Trigger>
+        <ChangesTrigger runId={runId} version={changesVersion} />
         <Tabs.Trigger value="logs" className={tab}>
           Logs <span className={count}>{formatCount(logs.length + droppedLogs)}</span>
         </Tabs.Trigger>
@@ -396,10 +433,18 @@ export function RunResults({
         </Tabs.Trigger>
       </Tabs.List>
       <Tabs.Content value="output">
-        <OutputTab run={run} />
+        <OutputTab run={run} logs={logs} />
       </Tabs.Content>
       <Tabs.Content value="steps">
-        <StepsTab run={run} />
+        <StepsTab run={run} logs={logs} />
+      </Tabs.Content>
+      <Tabs.Content value="changes">
+        <ChangesTab
+          runId={runId}
+          projectId={projectId}
+          runFinished={isTerminalStatus(run.status)}
+          version={changesVersion}
+        />
       </Tabs.Content>
       <Tabs.Content value="logs">
         <LogsTab logs={logs} dropped={droppedLogs} />

@@ -4,7 +4,11 @@
  */
 import { z } from "zod";
 import { ZRunIdInput } from "#app/modules/runs/runs.types.ts";
+import { ZModelIdInput } from "#app/modules/workflows/workflows.types.ts";
 import { router, scopedProcedure } from "#app/trpc/init.server.ts";
+import { agentTaskDeps, agentTaskProcedure } from "./agent-task.router.server.ts";
+import { ZStartAgentTaskOutput } from "./agent-task.types.ts";
+import { followUpChangeSet } from "./changeset-follow-up.server.ts";
 import { applyChangeSet, rejectChangeSet, reviewChangeSet } from "./changeset-review.server.ts";
 import { listRunChangeSets } from "./changesets.server.ts";
 import {
@@ -90,4 +94,25 @@ export const changeSetsRouter = router({
     .mutation(({ ctx, input }) =>
       rejectChangeSet({ ...actor(ctx.auth), changeSetId: input.id }, { db: ctx.db }),
     ),
+
+  followUp: agentTaskProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/changes/{id}/follow-up",
+        tags,
+        summary:
+          "Start a follow-up agent run from a decided change set's rejected hunks and their comments: 202 {runId, workflowId}",
+      },
+    })
+    .input(ZChangeSetIdInput.extend({ model: ZModelIdInput.optional() }))
+    .output(ZStartAgentTaskOutput)
+    .mutation(async ({ ctx, input }) => {
+      const started = await followUpChangeSet(
+        { ...actor(ctx.auth), changeSetId: input.id, model: input.model },
+        agentTaskDeps(ctx),
+      );
+      ctx.response.setStatus(202);
+      return started;
+    }),
 });

@@ -1,4 +1,6 @@
 import type { Db } from "#app/db/client.server.ts";
+import type { SandboxStatus } from "#app/modules/sandbox/index.server.ts";
+import { sandboxView } from "./sandbox-view.server.ts";
 import type { TSystemStatus } from "./system.types.ts";
 
 /** A worker that has not written its heartbeat for this long is presumed dead. */
@@ -6,10 +8,14 @@ export const WORKER_LIVENESS_WINDOW_MS = 30_000;
 
 /**
  * What an operator wants to know at a glance: is the database there, are
- * workers alive, is the queue moving.
+ * workers alive, is the queue moving, do commands run in a sandbox.
  */
 export async function getSystemStatus(
-  { version, now = new Date() }: { version: string; now?: Date },
+  {
+    version,
+    now = new Date(),
+    sandbox = null,
+  }: { version: string; now?: Date; sandbox?: SandboxStatus | null },
   db: Db,
 ): Promise<TSystemStatus> {
   const started = performance.now();
@@ -38,5 +44,6 @@ export async function getSystemStatus(
     database: { serverVersion: server_version, latencyMs },
     workers: { alive: alive.length, stale, list: alive },
     queue: { pending: Number(queue.pending), running: Number(queue.running) },
+    sandbox: sandbox ? sandboxView(sandbox) : null,
   };
 }

@@ -12,12 +12,14 @@ export const systemRouter = router({
         method: "GET",
         path: "/system/status",
         tags: ["system"],
-        summary: "Database, workers and queue",
+        summary: "Database, workers, queue and sandbox mode",
       },
     })
     .input(z.void())
     .output(ZSystemStatus)
-    .query(({ ctx }) => getSystemStatus({ version: APP_VERSION }, ctx.db)),
+    .query(async ({ ctx }) =>
+      getSystemStatus({ version: APP_VERSION, sandbox: (await ctx.sandbox?.()) ?? null }, ctx.db),
+    ),
 
   createProbe: userProcedure
     .meta({
