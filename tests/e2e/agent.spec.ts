@@ -75,14 +75,10 @@ async function dark(page: Page, on: boolean) {
   await page.waitForTimeout(300);
 }
 
-test("agent task: fix failing tests on the mock, watch it work, review and apply the diff", async ({
-  page,
-}) => {
-  test.setTimeout(90_000);
-  await signUp(page, newAccount("agent"));
+/** A new user with the failing project and the scripted provider; the agent task started from the project page. */
+async function startFixTask(page: Page, label: string) {
+  await signUp(page, newAccount(label));
   const projectId = await projectWithFailingTest(page);
-
-  // The provider: a compat endpoint named "mock" at the mock server, scripted for this test.
   const credential = await page.request.post("/api/v1/providers/credentials", {
     data: { provider: "compat", name: "mock", baseUrl: `${MOCK_URL}/v1` },
   });
@@ -92,7 +88,6 @@ test("agent task: fix failing tests on the mock, watch it work, review and apply
   });
   expect(scripted.ok(), await scripted.text()).toBe(true);
 
-  // One click on the project page.
   await page.goto(`/projects/${projectId}`);
   await page.getByRole("button", { name: "Agent task" }).click();
   const dialog = page.getByRole("dialog");
@@ -100,6 +95,15 @@ test("agent task: fix failing tests on the mock, watch it work, review and apply
   await expect(dialog.getByRole("radio", { name: /Fix failing tests/ })).toBeChecked();
   await dialog.getByLabel("Model").selectOption(MODEL);
   await expect(dialog.getByLabel("Test command")).toHaveValue("npm test");
+  return { projectId, dialog };
+}
+
+test("agent task: fix failing tests on the mock, watch it work, review and apply the diff", async ({
+  page,
+}) => {
+  test.setTimeout(90_000);
+  // One click on the project page; the provider is a compat endpoint "mock" at the mock server, scripted.
+  const { projectId, dialog } = await startFixTask(page, "agent");
   await page.screenshot({ path: `${SHOTS}/agent-task-dialog-light.png` });
   await dialog.getByRole("button", { name: /Start/ }).click();
   await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
@@ -118,8 +122,20 @@ test("agent task: fix failing tests on the mock, watch it work, review and apply
   await page.getByRole("tab", { name: /Steps/ }).click();
   const steps = page.getByTestId("step-row");
   await expect(steps).toHaveCount(3);
-  await steps.filter({ hasText: "Run the tests again" }).getByRole("button").first().click();
-  await expect(page.getByText("# pass 1").first()).toBeVisible();
+  // The agent's tool calls, in words, each done.
+  await steps.filter({ hasText: "Fix the failures" }).getByRole("button").first().click();
+  const activity = page.getByTestId("agent-activity");
+  await expect(activity.getByRole("listitem")).toHaveText([
+    /Read src\/sum\.js/,
+    /Edited src\/sum\.js/,
+    /Ran npm test/,
+    /Finished/,
+  ]);
+  await expect(activity.locator('[data-state="done"]')).toHaveCount(4);
+  await page.screenshot({ path: `${SHOTS}/run-agent-steps-light.png`, fullPage: true });
+  const rerun = steps.filter({ hasText: "Run the tests again" });
+  await rerun.getByRole("button").first().click();
+  await expect(rerun.getByText("# pass 1").first()).toBeVisible();
 
   // Review: one file, one hunk; accept it and apply.
   await page.getByTestId("changes-tab").click();
@@ -157,4 +173,36 @@ test("agent task: fix failing tests on the mock, watch it work, review and apply
   expect(((await content.json()) as { content: string }).content).toBe(
     "export function sum(a, b) {\n  return a + b;\n}\n",
   );
+});
+
+test("review: a rejected hunk with a comment starts a follow-up run that quotes it", async ({ page }) => {
+  test.setTimeout(90_000);
+  const { dialog } = await startFixTask(page, "agent-follow-up");
+  await dialog.getByRole("button", { name: /Start/ }).click();
+  await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
+  const firstRun = page.url();
+  await expect(page.getByTestId("run-status")).toHaveText("succeeded", { timeout: 60_000 });
+
+  await page.getByTestId("changes-tab").click();
+  await page.getByRole("button", { name: "Reject hunk 1 of src/sum.js" }).click();
+  const comment = page.getByLabel("Comment for a follow-up run (optional)");
+  await comment.fill("Also handle strings: sum('2', 3) must be 5");
+  await comment.blur();
+  await expect(page.getByText("0 accepted, 1 rejected of 1 hunk")).toBeVisible();
+  await page.getByRole("button", { name: "Reject all" }).click();
+  await expect(page.getByTestId("changeset-status")).toHaveText("Rejected");
+  // Nothing was applied.
+  await expect(page.getByLabel("Comment for a follow-up run (optional)")).toHaveValue(
+    "Also handle strings: sum('2', 3) must be 5",
+  );
+
+  // The follow-up: a new agent task run whose task quotes the hunk and the comment.
+  await page.getByTestId("follow-up").click();
+  await page.waitForURL((url) => url.pathname.startsWith("/runs/") && url.href !== firstRun);
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Agent task");
+  await page.getByRole("tab", { name: /Steps/ }).click();
+  await page.getByTestId("step-row").first().getByRole("button").first().click();
+  await expect(
+    page.getByText("Reviewer's comment: Also handle strings: sum('2', 3) must be 5").first(),
+  ).toBeVisible({ timeout: 20_000 });
 });
