@@ -206,3 +206,24 @@ test("review: a rejected hunk with a comment starts a follow-up run that quotes 
     page.getByText("Reviewer's comment: Also handle strings: sum('2', 3) must be 5").first(),
   ).toBeVisible({ timeout: 20_000 });
 });
+
+test("first run without a provider: the offline demo model drives the agent loop and changes nothing", async ({
+  page,
+}) => {
+  test.setTimeout(60_000);
+  await signUp(page, newAccount("agent-demo"));
+  const projectId = await projectWithFailingTest(page);
+  await page.goto(`/projects/${projectId}`);
+  await page.getByRole("button", { name: "Agent task" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByRole("radio", { name: /Describe a task/ }).check();
+  await dialog.getByLabel("Task", { exact: true }).fill("Add a README that explains the project");
+  await dialog.getByLabel("Test command").fill("");
+  await expect(dialog.getByLabel("Model")).toHaveValue("compat:demo/demo");
+  await dialog.getByRole("button", { name: /Start/ }).click();
+  await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId("run-status")).toHaveText("succeeded", { timeout: 30_000 });
+  await expect(page.getByTestId("run-output")).toContainText("Offline demo model — not an AI.");
+  await page.getByTestId("changes-tab").click();
+  await expect(page.getByTestId("changes-empty")).toHaveText("This run changed no files.");
+});

@@ -40,6 +40,7 @@ export function summarizeAnthropicRequest(body: Json): Conversation {
   let lastUserText = "";
   let lastToolResult: string | null = null;
   let lastIsToolResult = false;
+  let toolResultCount = 0;
   const userTexts: string[] = [];
   for (const message of messages) {
     if (!isRecord(message)) continue;
@@ -60,6 +61,7 @@ export function summarizeAnthropicRequest(body: Json): Conversation {
           contentChars += result.length;
           lastToolResult = result;
           hasToolResult = true;
+          toolResultCount += 1;
         } else if (block.type === "tool_use") {
           contentChars += JSON.stringify(block.input ?? {}).length;
         }
@@ -85,6 +87,10 @@ export function summarizeAnthropicRequest(body: Json): Conversation {
       isRecord(first) && typeof first.name === "string"
         ? { name: first.name, schema: first.input_schema ?? null }
         : null,
+    toolNames: (tools ?? []).flatMap((tool) =>
+      isRecord(tool) && typeof tool.name === "string" ? [tool.name] : [],
+    ),
+    toolResultCount,
   };
 }
 

@@ -37,6 +37,7 @@ export function summarizeOpenAiRequest(body: Json): Conversation {
   let contentChars = 0;
   let lastUserText = "";
   let lastToolResult: string | null = null;
+  let toolResultCount = 0;
   const userTexts: string[] = [];
   for (const message of messages) {
     if (!isRecord(message)) continue;
@@ -47,6 +48,7 @@ export function summarizeOpenAiRequest(body: Json): Conversation {
       if (text !== "") lastUserText = text;
     } else if (message.role === "tool") {
       lastToolResult = text;
+      toolResultCount += 1;
     } else if (message.role === "assistant" && Array.isArray(message.tool_calls)) {
       for (const call of message.tool_calls) {
         const args = isRecord(call) && isRecord(call.function) ? call.function.arguments : undefined;
@@ -67,6 +69,12 @@ export function summarizeOpenAiRequest(body: Json): Conversation {
     lastIsToolResult: isRecord(last) && last.role === "tool",
     lastToolResult,
     firstTool: fn && typeof fn.name === "string" ? { name: fn.name, schema: fn.parameters ?? null } : null,
+    toolNames: (tools ?? []).flatMap((tool) =>
+      isRecord(tool) && isRecord(tool.function) && typeof tool.function.name === "string"
+        ? [tool.function.name]
+        : [],
+    ),
+    toolResultCount,
   };
 }
 

@@ -138,6 +138,37 @@ describe("text", () => {
     );
     expect(completion.choices[0]?.message.tool_calls).toBeUndefined();
   });
+
+  it("drives an agent in the demo scenario: lists the workspace once, then finishes changing nothing", async () => {
+    const tool = (name: string): ChatCompletionTool => ({
+      type: "function",
+      function: { name, parameters: { type: "object", properties: {} } },
+    });
+    const tools = [tool("list_files"), tool("read_file"), tool("finish")];
+    const first = await client.chat.completions.create({
+      model: "demo",
+      messages: [{ role: "user", content: "Fix the tests" }],
+      tools,
+    });
+    const call = first.choices[0]?.message.tool_calls?.[0];
+    expect(call?.type === "function" && call.function.name).toBe("list_files");
+    const second = await client.chat.completions.create({
+      model: "demo",
+      messages: [
+        { role: "user", content: "Fix the tests" },
+        { role: "assistant", content: null, tool_calls: first.choices[0]!.message.tool_calls! },
+        { role: "tool", tool_call_id: call!.id, content: "package.json\nsrc/\ntest/" },
+      ],
+      tools,
+    });
+    const finish = second.choices[0]?.message.tool_calls?.[0];
+    expect(finish?.type === "function" && finish.function.name).toBe("finish");
+    expect(JSON.parse(finish?.type === "function" ? finish.function.arguments : "{}")).toEqual({
+      summary:
+        "Offline demo model — not an AI. I listed the workspace (3 lines of output) and changed nothing. " +
+        "Add a provider key in Settings → Providers for an agent that reads, edits and tests your code.",
+    });
+  });
 });
 
 describe("tool calls", () => {

@@ -47,6 +47,10 @@ export type Conversation = {
   lastToolResult: string | null;
   /** the first tool of the request, with its JSON schema */
   firstTool: { name: string; schema: unknown } | null;
+  /** names of every tool of the request, in order */
+  toolNames: string[];
+  /** tool results in the conversation */
+  toolResultCount: number;
 };
 
 export type Fault = {
@@ -296,8 +300,17 @@ export function planScenario(
   switch (name) {
     case "echo":
       return completion(conversation, splitWords(`Echo: ${conversation.lastUserText}`), { delayMs });
-    case "demo":
+    case "demo": {
+      // Driving an agent (it offers `finish`): look at the workspace once, then finish without changing it.
+      if (conversation.toolNames.includes("finish")) {
+        const look = conversation.toolNames.includes("list_files") && conversation.toolResultCount === 0;
+        const call = look
+          ? planToolCall({ name: "list_files", arguments: {} }, context)
+          : planToolCall({ name: "finish", arguments: { summary: demoAgentSummary(conversation) } }, context);
+        return completion(conversation, [], { toolCalls: [call], delayMs });
+      }
       return completion(conversation, splitWords(demoReply(conversation)), { delayMs });
+    }
     case "tools": {
       if (conversation.firstTool && !conversation.lastIsToolResult) {
         const tool = conversation.firstTool;
@@ -361,6 +374,19 @@ export function demoReply(conversation: Conversation): string {
     `Offline demo model — not an AI. I received ${plural(conversation.messageCount, "message")} ` +
     `(${plural(conversation.contentChars, "character")}) and ${filePart}. ` +
     "Add a provider key in Settings → Providers for real answers."
+  );
+}
+
+/** The Offline demo model's summary as an agent: what it looked at (from the tool result), and that it changed nothing. */
+export function demoAgentSummary(conversation: Conversation): string {
+  const listing = (conversation.lastToolResult ?? "").split("\n").filter((line) => line.trim() !== "");
+  const looked =
+    listing.length > 0
+      ? `I listed the workspace (${plural(listing.length, "line")} of output)`
+      : "I looked at nothing";
+  return (
+    `Offline demo model — not an AI. ${looked} and changed nothing. ` +
+    "Add a provider key in Settings → Providers for an agent that reads, edits and tests your code."
   );
 }
 
