@@ -363,6 +363,46 @@ function FileReview({
   );
 }
 
+const DECISION = {
+  accepted: { verb: "Accept", done: "Accepted", on: "border-emerald-600 bg-emerald-600 text-white" },
+  rejected: { verb: "Reject", done: "Rejected", on: "border-red-600 bg-red-600 text-white" },
+} as const;
+
+/** Accept or Reject of one hunk: a toggle (pressed again, the hunk is undecided). */
+function DecisionButton({
+  decision,
+  status,
+  label,
+  disabled,
+  onToggle,
+}: {
+  decision: "accepted" | "rejected";
+  status: HunkStatus;
+  label: string;
+  disabled: boolean;
+  onToggle: (decision: "accepted" | "rejected") => void;
+}) {
+  const style = DECISION[decision];
+  const pressed = status === decision;
+  return (
+    <button
+      type="button"
+      aria-pressed={pressed}
+      aria-label={`${style.verb} ${label}`}
+      disabled={disabled}
+      onClick={() => onToggle(decision)}
+      className={clsx(
+        "rounded-md border px-2 py-0.5 text-xs font-medium disabled:cursor-not-allowed disabled:opacity-60",
+        pressed
+          ? style.on
+          : "border-zinc-300 text-zinc-700 hover:bg-zinc-100 dark:border-zinc-700 dark:text-zinc-300 dark:hover:bg-zinc-800",
+      )}
+    >
+      {pressed ? style.done : style.verb}
+    </button>
+  );
+}
+
 const LINE_STYLE: Record<"context" | "added" | "removed", string> = {
   context: "",
   added: "bg-emerald-50 dark:bg-emerald-950/40",
@@ -410,36 +450,20 @@ function HunkReview({
           </span>
         ) : null}
         <fieldset className="ml-auto flex gap-1" aria-label={`Decision for ${label}`}>
-          <button
-            type="button"
-            aria-pressed={status === "accepted"}
-            aria-label={`Accept ${label}`}
+          <DecisionButton
+            decision="accepted"
+            status={status}
+            label={label}
             disabled={!editable}
-            onClick={() => toggle("accepted")}
-            className={clsx(
-              "rounded-md border px-2 py-0.5 text-xs font-medium disabled:cursor-not-allowed disabled:opacity-60",
-              status === "accepted"
-                ? "border-emerald-600 bg-emerald-600 text-white"
-                : "border-zinc-300 text-zinc-700 hover:bg-zinc-100 dark:border-zinc-700 dark:text-zinc-300 dark:hover:bg-zinc-800",
-            )}
-          >
-            {status === "accepted" ? "Accepted" : "Accept"}
-          </button>
-          <button
-            type="button"
-            aria-pressed={status === "rejected"}
-            aria-label={`Reject ${label}`}
+            onToggle={toggle}
+          />
+          <DecisionButton
+            decision="rejected"
+            status={status}
+            label={label}
             disabled={!editable}
-            onClick={() => toggle("rejected")}
-            className={clsx(
-              "rounded-md border px-2 py-0.5 text-xs font-medium disabled:cursor-not-allowed disabled:opacity-60",
-              status === "rejected"
-                ? "border-red-600 bg-red-600 text-white"
-                : "border-zinc-300 text-zinc-700 hover:bg-zinc-100 dark:border-zinc-700 dark:text-zinc-300 dark:hover:bg-zinc-800",
-            )}
-          >
-            {status === "rejected" ? "Rejected" : "Reject"}
-          </button>
+            onToggle={toggle}
+          />
         </fieldset>
       </div>
       <table className="w-full border-collapse font-mono text-[13px] leading-5">

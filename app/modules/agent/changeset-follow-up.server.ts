@@ -9,9 +9,9 @@ import { parsePatch } from "diff";
 import type { Db } from "#app/db/client.server.ts";
 import { AppError } from "#app/lib/app-error.ts";
 import { isUuid } from "#app/lib/use-case.ts";
-import { recordAuditEvent } from "#app/modules/auth/audit.server.ts";
 import { type AgentTaskDeps, startAgentTask } from "./agent-task.server.ts";
 import { MAX_AGENT_TASK_CHARS, type TStartAgentTaskOutput } from "./agent-task.types.ts";
+import { auditChangeSet } from "./changeset-review.server.ts";
 import { storedFiles } from "./changesets.server.ts";
 
 const changeSetNotFound = () => new AppError("NOT_FOUND", "Change set not found");
@@ -132,19 +132,9 @@ export async function followUpChangeSet(
     },
     deps,
   );
-  await recordAuditEvent(deps.db, {
-    userId: input.userId,
-    action: "changeset.follow_up",
-    actorType: input.apiKeyId ? "api_key" : "user",
-    apiKeyId: input.apiKeyId ?? null,
-    targetType: "changeset",
-    targetId: row.id,
-    data: {
-      projectId: row.projectId,
-      runId: row.runId,
-      followUpRunId: started.runId,
-      comments: rejected.length,
-    },
+  await auditChangeSet(deps.db, input, "changeset.follow_up", row, {
+    followUpRunId: started.runId,
+    comments: rejected.length,
   });
   return started;
 }

@@ -18,7 +18,7 @@
  * reject writes an audit event in its transaction. Another user's change set answers NOT_FOUND.
  */
 import { z } from "zod";
-import type { Db, DbTx, Prisma } from "#app/db/client.server.ts";
+import type { Db, DbOrTx, DbTx, Prisma } from "#app/db/client.server.ts";
 import { AppError } from "#app/lib/app-error.ts";
 import { isUuid, parseInput } from "#app/lib/use-case.ts";
 import { recordAuditEvent } from "#app/modules/auth/audit.server.ts";
@@ -32,6 +32,25 @@ export type ReviewDeps = { db: Db; now?: () => Date };
 
 /** Who acts, for the audit trail. */
 export type ReviewActor = { userId: string; apiKeyId?: string | null };
+
+/** An audit event about a change set, by `actor`, in the transaction of the change it records. */
+export async function auditChangeSet(
+  db: DbOrTx,
+  actor: ReviewActor,
+  action: "changeset.applied" | "changeset.rejected" | "changeset.follow_up",
+  changeSet: { id: string; projectId: string; runId: string | null },
+  data: Prisma.InputJsonObject = {},
+): Promise<void> {
+  await recordAuditEvent(db, {
+    userId: actor.userId,
+    action,
+    actorType: actor.apiKeyId ? "api_key" : "user",
+    apiKeyId: actor.apiKeyId ?? null,
+    targetType: "changeset",
+    targetId: changeSet.id,
+    data: { projectId: changeSet.projectId, runId: changeSet.runId, ...data },
+  });
+}
 
 const changeSetNotFound = () => new AppError("NOT_FOUND", "Change set not found");
 
@@ -246,21 +265,11 @@ export async function applyChangeSet(
     }
     const status = accepted === total ? "applied" : "partially_applied";
     await saveFiles(tx, changeSet, { status, appliedAt: now });
-    await recordAuditEvent(tx, {
-      userId: input.userId,
-      action: "changeset.applied",
-      actorType: input.apiKeyId ? "api_key" : "user",
-      apiKeyId: input.apiKeyId ?? null,
-      targetType: "changeset",
-      targetId: changeSet.id,
-      data: {
-        projectId: changeSet.projectId,
-        runId: changeSet.runId,
-        status,
-        hunksAccepted: accepted,
-        hunksTotal: total,
-        files: applied.map((file) => file.path).slice(0, 50),
-      },
+    await auditChangeSet(tx, input, "changeset.applied", changeSet, {
+      status,
+      hunksAccepted: accepted,
+      hunksTotal: total,
+      files: applied.map((file) => file.path).slice(0, 50),
     });
     return { changeSet: await reload(tx, input.userId, changeSet.id), files: applied };
   });
@@ -276,15 +285,7 @@ export async function rejectChangeSet(
     assertPending(changeSet);
     for (const file of changeSet.files) for (const hunk of file.hunks) hunk.status = "rejected";
     await saveFiles(tx, changeSet, { status: "rejected" });
-    await recordAuditEvent(tx, {
-      userId: input.userId,
-      action: "changeset.rejected",
-      actorType: input.apiKeyId ? "api_key" : "user",
-      apiKeyId: input.apiKeyId ?? null,
-      targetType: "changeset",
-      targetId: changeSet.id,
-      data: { projectId: changeSet.projectId, runId: changeSet.runId },
-    });
+    await auditChangeSet(tx, input, "changeset.rejected", changeSet);
     return reload(tx, input.userId, changeSet.id);
   });
 }
