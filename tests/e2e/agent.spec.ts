@@ -196,7 +196,26 @@ test("review: a rejected hunk with a comment starts a follow-up run that quotes 
     "Also handle strings: sum('2', 3) must be 5",
   );
 
-  // The follow-up: a new agent task run whose task quotes the hunk and the comment.
+  // The follow-up: a new agent task run whose task quotes the hunk and the comment; scripted to do what it asks.
+  const followUpScript = await page.request.post(`${MOCK_URL}/_mock/scripts`, {
+    data: {
+      id: "fix-sum",
+      steps: [
+        {
+          toolCalls: [
+            {
+              name: "edit_file",
+              arguments: { path: "src/sum.js", old_text: "a - b", new_text: "Number(a) + Number(b)" },
+            },
+          ],
+        },
+        {
+          toolCalls: [{ name: "finish", arguments: { summary: "sum() converts its arguments, then adds." } }],
+        },
+      ],
+    },
+  });
+  expect(followUpScript.ok(), await followUpScript.text()).toBe(true);
   await page.getByTestId("follow-up").click();
   await page.waitForURL((url) => url.pathname.startsWith("/runs/") && url.href !== firstRun);
   await expect(page.getByRole("heading", { level: 1 })).toContainText("Agent task");
@@ -205,6 +224,10 @@ test("review: a rejected hunk with a comment starts a follow-up run that quotes 
   await expect(
     page.getByText("Reviewer's comment: Also handle strings: sum('2', 3) must be 5").first(),
   ).toBeVisible({ timeout: 20_000 });
+  // It ran the project's tests after the agent (the original run's test command): they pass now.
+  await expect(page.getByTestId("run-status")).toHaveText("succeeded", { timeout: 30_000 });
+  await page.getByTestId("changes-tab").click();
+  await expect(page.getByTestId("changeset-file")).toContainText("return Number(a) + Number(b);");
 });
 
 test("first run without a provider: the offline demo model drives the agent loop and changes nothing", async ({
