@@ -9,6 +9,9 @@ const booleanish = z
   .enum(["true", "false", "1", "0", "yes", "no", ""])
   .transform((v) => v === "true" || v === "1" || v === "yes");
 
+/** An empty or blank variable counts as unset. */
+const blankAsUnset = (value: unknown) =>
+  typeof value === "string" && value.trim() === "" ? undefined : value;
 const optionalString = z
   .string()
   .optional()
@@ -148,6 +151,22 @@ export const ZEnv = z.object({
   AGENTRY_UNSAFE_NO_SANDBOX: booleanish.default(false),
   /** Where runs get their private copy of the project's files. Default AGENTRY_DATA_DIR/workspaces. */
   AGENTRY_WORKSPACES_DIR: optionalString,
+  /**
+   * Bearer token for `GET /metrics` (Prometheus). Unset: metrics are off (the route answers 404). At least 16
+   * characters.
+   */
+  METRICS_TOKEN: z.preprocess(
+    blankAsUnset,
+    z.string().trim().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
+  ),
+  /** A worker-only process (AGENTRY_ROLE=worker) serves its own /metrics on this port when set. */
+  METRICS_PORT: z.preprocess(blankAsUnset, z.coerce.number().int().min(1).max(65535).optional()),
+  /** OpenTelemetry: the OTLP/HTTP collector (e.g. http://otel-collector:4318). Unset: no traces. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  /** Extra headers for the collector, `key=value,key2=value2` (e.g. an API key of a tracing vendor). */
+  OTEL_EXPORTER_OTLP_HEADERS: optionalString,
+  /** The `service.name` of the spans. Default agentry. */
+  OTEL_SERVICE_NAME: optionalString,
   /** Seconds web and worker get to finish in-flight work on SIGTERM before they are stopped hard. */
   SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(25),
 });

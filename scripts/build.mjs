@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Production build: the Remix app (client + SSR bundle) with Vite, then the
-// process entry (server, worker, migrations) with esbuild. Writes build/.stamp
+// process entry (server, worker, migrations) and the migration command with esbuild. Writes build/.stamp
 // so `npm start` knows the build matches the sources.
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -30,6 +30,22 @@ await build({
   format: "esm",
   target: "node20",
   // Dependencies stay in node_modules; only our own code (and the generated Prisma client) is bundled.
+  packages: "external",
+  sourcemap: true,
+  logLevel: "warning",
+});
+
+// The release step of a deployment (fly.toml release_command, a systemd ExecStartPre): `node build/migrate.js`
+// applies pending migrations where only the built output and production dependencies exist (no tsx).
+// It sits in build/ rather than build/agentry/ because scripts/db-migrate.ts finds prisma/migrations one
+// directory above its own file.
+await build({
+  entryPoints: [path.join(root, "scripts/db-migrate.ts")],
+  outfile: path.join(root, "build/migrate.js"),
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
   packages: "external",
   sourcemap: true,
   logLevel: "warning",

@@ -5,10 +5,9 @@ import type { ServerBuild } from "@remix-run/node";
 import { createExpressMiddleware } from "@trpc/server/adapters/express";
 import compression from "compression";
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from "express";
-import { createOpenApiExpressMiddleware, generateOpenApiDocument } from "trpc-to-openapi";
+import { createOpenApiExpressMiddleware } from "trpc-to-openapi";
 import type { Db } from "#app/db/client.server.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
-import { APP_VERSION } from "#app/lib/version.server.ts";
 import { quickTaskRoutes } from "#app/modules/ai/quick-task.http.server.ts";
 import type { AiRuntime } from "#app/modules/ai/runtime.server.ts";
 import { authenticateRequest, type Principal } from "#app/modules/auth/authenticate.server.ts";
@@ -27,7 +26,11 @@ import type { SandboxStatus } from "#app/modules/sandbox/index.server.ts";
 import type { TrpcContext } from "#app/trpc/init.server.ts";
 import { appRouter } from "#app/trpc/router.server.ts";
 import { jsonError, restErrorShape } from "./api-errors.server.ts";
+import { jsonBody } from "./json-body.server.ts";
+import { type Metrics, metricsRoute } from "./metrics.server.ts";
+import { openApiDocument } from "./openapi.server.ts";
 import { checkReadiness, type ReadinessCheck } from "./readiness.server.ts";
+import { tracingMiddleware } from "./tracing.server.ts";
 
 declare module "@remix-run/node" {
   interface AppLoadContext {
@@ -59,6 +62,10 @@ export type HttpAppOptions = {
   readiness: ReadinessCheck;
   /** How commands run on this server (detected once, cached). Absent: unknown (API-only tests). */
   sandbox?: () => Promise<SandboxStatus | null>;
+  /** Prometheus metrics: recorded for every request; `GET /metrics` needs `Bearer <token>` (null token: off). */
+  metrics?: { registry: Metrics; token: string | null };
+  /** OpenTelemetry is on (startTracing registered a provider): a server span per request. */
+  tracing?: boolean;
   /**
    * Production: the built Remix server and the folder of client assets.
    * Development: a Vite dev server in middleware mode.
@@ -110,6 +117,8 @@ export function createHttpApp({
   remix,
   projects = {},
   sandbox = async () => null,
+  metrics,
+  tracing = false,
 }: HttpAppOptions) {
   const app = express();
   app.disable("x-powered-by");
@@ -122,6 +131,12 @@ export function createHttpApp({
     const started = process.hrtime.bigint();
     res.on("finish", () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      metrics?.registry.observeHttp({
+        method: req.method,
+        path: req.originalUrl,
+        status: res.statusCode,
+        seconds: ms / 1000,
+      });
       if (req.path === "/healthz" || req.path.startsWith("/assets/")) return;
       logger.info(
         {
@@ -138,6 +153,8 @@ export function createHttpApp({
     next();
   });
 
+  if (tracing) app.use(tracingMiddleware());
+
   // Event streams must not be buffered by compression (later issues add SSE).
   app.use(
     compression({
@@ -151,6 +168,8 @@ export function createHttpApp({
     res.setHeader("Cache-Control", "no-store");
     res.json({ ok: true });
   });
+
+  app.get("/metrics", metricsRoute(metrics));
 
   app.get("/readyz", async (_req, res) => {
     const result = await checkReadiness(readiness);
@@ -230,17 +249,9 @@ export function createHttpApp({
     }),
   );
 
-  let openApiDocument: ReturnType<typeof generateOpenApiDocument> | undefined;
   app.get("/api/openapi.json", (_req, res) => {
-    openApiDocument ??= generateOpenApiDocument(appRouter, {
-      title: "Agentry API",
-      version: APP_VERSION,
-      baseUrl: "/api/v1",
-      description:
-        "REST API of Agentry. Every operation is also available through the typed tRPC client. Authenticate " +
-        "with `Authorization: Bearer <token>`, where the token is an API key (`agt_…`) or an access token.",
-    });
-    res.json(openApiDocument);
+    res.setHeader("Cache-Control", "no-cache");
+    res.json(openApiDocument());
   });
 
   app.use(projectZipRoutes({ db, logger, runtime, ...projects }));
@@ -252,6 +263,7 @@ export function createHttpApp({
 
   app.use(
     "/api/v1",
+    ...jsonBody({ limitBytes: MAX_JSON_BODY_BYTES }),
     restErrorShape,
     createOpenApiExpressMiddleware({
       router: appRouter,

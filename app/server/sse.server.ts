@@ -69,8 +69,8 @@ export function serialPump(
 }
 
 /**
- * Tie a stream's end to its client and to the server's shutdown: a shutdown calls `finish` (the stream ends;
- * the client reconnects elsewhere with Last-Event-ID); the client leaving calls `closed` (stop timers, drop
+ * Tie a stream's end to its client and to the server's shutdown: a shutdown sends a jittered `retry:` hint
+ * and calls `finish` (the stream ends; the client reconnects elsewhere with Last-Event-ID); the client leaving calls `closed` (stop timers, drop
  * subscriptions).
  */
 export function bindStreamLifetime(
@@ -78,7 +78,12 @@ export function bindStreamLifetime(
   shutdown: AbortSignal | undefined,
   { finish, closed }: { finish: () => void; closed: () => void },
 ): void {
-  const onShutdown = () => finish();
+  const onShutdown = () => {
+    // A last reconnection hint, spread over 0.5–2.5 s so the clients of a stopping server do not all
+    // reconnect to the others in the same instant.
+    if (!res.writableEnded) res.write(`retry: ${500 + Math.floor(Math.random() * 2000)}\n\n`);
+    finish();
+  };
   shutdown?.addEventListener("abort", onShutdown, { once: true });
   res.on("close", () => {
     closed();

@@ -1,14 +1,17 @@
 import { existsSync, readFileSync } from "node:fs";
-import type { Server } from "node:http";
+import { type Server, STATUS_CODES } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import type { Duplex } from "node:stream";
 import { pathToFileURL } from "node:url";
 import type { ServerBuild } from "@remix-run/node";
+import express from "express";
 import { createPrismaClient, type Db } from "#app/db/client.server.ts";
 import { ensureEmbeddedPostgres } from "#app/db/embedded-postgres.server.ts";
 import { migrate, pendingMigrations } from "#app/db/migrate.server.ts";
 import type { Env } from "#app/env.server.ts";
 import { type Logger, redactDatabaseUrl } from "#app/lib/logger.server.ts";
+import { APP_VERSION } from "#app/lib/version.server.ts";
 import { reencryptCredentials } from "#app/modules/ai/credentials.server.ts";
 import {
   aiConfigFromEnv,
@@ -24,6 +27,8 @@ import { loadOrCreateLocalSecrets } from "#app/platform/local-secrets.server.ts"
 import { startMockLlm } from "#tests/mocks/llm/server.ts";
 import { startWorker } from "#worker/index.ts";
 import { createHttpApp } from "./http.server.ts";
+import { createMetrics, metricsRoute } from "./metrics.server.ts";
+import { parseOtlpHeaders, startTracing } from "./tracing.server.ts";
 
 export type StartOptions = {
   env: Env;
@@ -141,6 +146,22 @@ export async function startAgentry({
         return null;
       });
 
+    // OpenTelemetry traces, when a collector is configured; flushed last (after everything that makes spans).
+    const tracing = startTracing({
+      endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+      serviceName: env.OTEL_SERVICE_NAME,
+      serviceVersion: APP_VERSION,
+      role: env.AGENTRY_ROLE,
+      headers: parseOtlpHeaders(env.OTEL_EXPORTER_OTLP_HEADERS),
+      logger,
+    });
+    if (tracing) stack.splice(0, 0, { name: "traces", stop: () => tracing.shutdown() });
+
+    // Prometheus metrics of this process (and of the cluster, read from the database when scraped).
+    const metrics = createMetrics({ db, logger });
+    stack.push({ name: "metrics", stop: async () => metrics.close() });
+    const metricsOption = { registry: metrics, token: env.METRICS_TOKEN ?? null };
+
     if (env.AGENTRY_ROLE !== "web") {
       // One batching writer for the events of every run this process executes; closed (flushed) after the
       // worker has stopped, so the last events of interrupted runs are written.
@@ -176,6 +197,15 @@ export async function startAgentry({
         onFatal?.(error instanceof Error ? error : new Error("the worker stopped unexpectedly"));
       };
       worker.runner.promise.then(() => fail(), fail);
+      if (env.AGENTRY_ROLE === "worker" && env.METRICS_PORT) {
+        // A worker-only process has no web server: its own metrics (sandbox executions, Node) on a port of theirs.
+        const metricsApp = express();
+        metricsApp.disable("x-powered-by");
+        metricsApp.get("/metrics", metricsRoute(metricsOption));
+        const metricsServer = await listen(metricsApp, env.METRICS_PORT, env.HOST);
+        stack.push({ name: "metrics server", stop: () => closeServer(metricsServer, 1_000) });
+        logger.info({ port: env.METRICS_PORT }, "worker metrics on /metrics");
+      }
     }
 
     let url: string | undefined;
@@ -216,6 +246,8 @@ export async function startAgentry({
         },
         remix,
         sandbox: sandboxStatus,
+        metrics: metricsOption,
+        tracing: tracing !== null,
       });
       const server = await listen(app, env.PORT, env.HOST);
       stack.push({
@@ -307,11 +339,33 @@ function listen(app: ReturnType<typeof createHttpApp>, port: number, host: strin
         reject(new Error(`Port ${port} on ${host} is already in use. Set PORT to another port.`));
       } else reject(error);
     });
+    server.on("clientError", answerClientError);
     // Slow clients must not hold a connection forever.
     server.headersTimeout = 30_000;
     server.requestTimeout = 0; // long-lived SSE responses are legitimate
     server.keepAliveTimeout = 5_000;
   });
+}
+
+/**
+ * Requests Node refuses before Express sees them (headers over 16 KiB, malformed HTTP) get the API's JSON error
+ * shape rather than a bare status line.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || (socket as Duplex & { _httpMessage?: unknown })._httpMessage) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "The request's headers are too large (16 KiB at most)"]
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "REQUEST_TIMEOUT", "The request took too long to arrive"]
+        : [400, "BAD_REQUEST", "Malformed HTTP request"];
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Stop accepting, let in-flight requests finish, then cut what is left at the deadline. */

@@ -81,10 +81,15 @@ const t = initTRPC
   .create({
     // superjson for the typed client (dates, bigints); trpc-to-openapi ignores transformers, so REST stays plain JSON.
     transformer: superjson,
-    errorFormatter({ shape, error }) {
+    errorFormatter({ shape, error, ctx }) {
       const cause = error.cause;
+      // An unexpected error's message may quote a query or a file path (Prisma does): never send it out.
+      const unexpected = error.code === "INTERNAL_SERVER_ERROR" && !isAppError(cause);
       return {
         ...shape,
+        message: unexpected
+          ? `Internal server error${ctx?.requestId ? ` (request ${ctx.requestId})` : ""}`
+          : shape.message,
         data: {
           ...shape.data,
           // Never leak stack traces to clients.
@@ -97,10 +102,41 @@ const t = initTRPC
     },
   });
 
+/**
+ * Input that PostgreSQL refuses is the caller's mistake, not our failure: NUL (U+0000) in text (22021) or
+ * jsonb (22P05), a number out of its column's range (22003; Prisma P2020/P2033). Found by
+ * tests/api/fuzz.test.ts: a project named "a\u0000b", `?version=2147483648` were 500s.
+ */
+function rejectedInput(error: unknown): string | null {
+  const e = error as {
+    code?: unknown;
+    meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } };
+  };
+  const pg = e?.meta?.driverAdapterError?.cause?.originalCode;
+  if (pg === "22021" || pg === "22P05") return "Text must not contain NUL characters (\\u0000)";
+  if (pg === "22003" || e?.code === "P2020" || e?.code === "P2033")
+    return "A number in the request is out of range";
+  return null;
+}
+
 /** Turn AppErrors thrown by services into TRPCErrors with the matching code; log the unexpected. */
 const errorMapper = t.middleware(async ({ ctx, next, path }) => {
   const result = await next();
   if (!result.ok) {
+    const rejected = rejectedInput(result.error.cause);
+    if (rejected) {
+      // Kept in the log: if our own code ever computes such a value, this is where it shows.
+      ctx.logger.warn(
+        { err: result.error.cause, path, requestId: ctx.requestId },
+        "input refused by the database",
+      );
+      const message = rejected;
+      result.error = new TRPCError({
+        code: "BAD_REQUEST",
+        message,
+        cause: new AppError("BAD_REQUEST", message),
+      });
+    }
     const cause = result.error.cause;
     if (isAppError(cause)) {
       result.error = new TRPCError({ code: TRPC_CODE_FOR[cause.code], message: cause.message, cause });

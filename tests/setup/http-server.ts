@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createLogger } from "#app/lib/logger.server.ts";
+import { createLogger, type Logger } from "#app/lib/logger.server.ts";
 import type { AiConfig } from "#app/modules/ai/config.server.ts";
 import { SCOPES } from "#app/modules/auth/auth.types.ts";
 import type { Principal } from "#app/modules/auth/authenticate.server.ts";
@@ -28,9 +28,9 @@ export type TestServer = {
 export async function startTestServer(
   config: Partial<AuthConfig> = {},
   aiConfig: Partial<AiConfig> = {},
+  { logger = createLogger({ level: "silent" }) }: { logger?: Logger } = {},
 ): Promise<TestServer> {
   const database = await createTestDatabase();
-  const logger = createLogger({ level: "silent" });
   const runtime = createAuthRuntime({
     db: database.db,
     connectionString: database.url,

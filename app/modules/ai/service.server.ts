@@ -14,6 +14,7 @@ import type { Db } from "#app/db/client.server.ts";
 import type { Budget } from "#app/generated/prisma/client.ts";
 import { AppError, isAppError } from "#app/lib/app-error.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
+import { spanUntil } from "#app/lib/trace.server.ts";
 import { uuidv7 } from "#app/lib/uuid.ts";
 import {
   type CallResult,
@@ -319,6 +320,12 @@ export function createAiService(deps: AiServiceDeps): AiService {
       [Symbol.asyncIterator]() {
         if (used) throw new Error("an AiStream can be iterated once");
         used = true;
+        spanUntil("ai.call", { "gen_ai.request.model": request.model }, result, (r) => ({
+          "gen_ai.usage.input_tokens": r.usage.tokensIn,
+          "gen_ai.usage.output_tokens": r.usage.tokensOut,
+          "agentry.cost_micros": r.costMicros,
+          "agentry.cached": r.cached,
+        }));
         return run(request, context, settle)[Symbol.asyncIterator]();
       },
     };

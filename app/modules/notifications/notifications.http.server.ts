@@ -59,6 +59,7 @@ export function notificationRoutes({
   routes.get("/api/v1/notifications/stream", guard, async (req, res, next) => {
     const { userId } = principalOf(res);
     if (shutdown?.aborted) {
+      res.setHeader("Retry-After", "1");
       jsonError(res, 503, "SERVICE_UNAVAILABLE", "This server is shutting down; retry");
       return;
     }

@@ -6,7 +6,13 @@
 import { z } from "zod";
 import { router, scopedProcedure, type TrpcContext } from "#app/trpc/init.server.ts";
 import { deleteFile, listFiles, moveFile, readFile, saveFile } from "./files.server.ts";
-import { createProject, deleteProject, getProject, listProjects, updateProject } from "./projects.server.ts";
+import {
+  createProject,
+  deleteProject,
+  getProject,
+  listProjectsPage,
+  updateProject,
+} from "./projects.server.ts";
 import {
   ZCreateProjectInput,
   ZDiffFileVersionsInput,
@@ -59,17 +65,23 @@ export const projectsRouter = router({
         method: "GET",
         path: "/projects",
         tags,
-        summary: "Your projects with last run and month-to-date cost, most recently active first",
+        summary:
+          "Your projects with last run and month-to-date cost, most recently active first (?limit, ?cursor=nextCursor)",
       },
     })
     .input(ZListProjectsInput)
-    .output(z.object({ items: z.array(ZProjectSummary) }))
-    .query(async ({ ctx, input }) => ({
-      items: await listProjects(
-        { userId: ctx.auth.userId, includeArchived: input?.includeArchived ?? false },
+    .output(z.object({ items: z.array(ZProjectSummary), nextCursor: z.string().nullable() }))
+    .query(({ ctx, input }) =>
+      listProjectsPage(
+        {
+          userId: ctx.auth.userId,
+          includeArchived: input?.includeArchived ?? false,
+          limit: input?.limit,
+          cursor: input?.cursor,
+        },
         deps(ctx),
       ),
-    })),
+    ),
 
   get: read
     .meta({ openapi: { method: "GET", path: "/projects/{id}", tags, summary: "A project with its summary" } })

@@ -2,6 +2,7 @@
  * Projects: create, list with dashboard summaries, read, update (rename, describe, archive), delete.
  */
 import type { Prisma } from "#app/db/client.server.ts";
+import { AppError } from "#app/lib/app-error.ts";
 import { clock, isUuid, type ProjectsDeps, parseInput, projectNotFound } from "./deps.server.ts";
 import {
   type ProjectSummary,
@@ -96,12 +97,48 @@ export async function listProjects(
   input: { userId: string; includeArchived?: boolean },
   deps: ProjectsDeps,
 ): Promise<ProjectSummary[]> {
+  return (await listProjectsPage(input, deps)).items;
+}
+
+/**
+ * A page of the caller's projects, most recently active first. `nextCursor` is the last project's id; the
+ * next page starts after that project's current activity time (a project touched in between may move to
+ * an earlier page). A cursor that is not one of the caller's projects is a BAD_REQUEST. Without `limit`,
+ * every project and a null cursor.
+ */
+export async function listProjectsPage(
+  input: { userId: string; includeArchived?: boolean; limit?: number; cursor?: string },
+  deps: ProjectsDeps,
+): Promise<{ items: ProjectSummary[]; nextCursor: string | null }> {
+  const where: Prisma.ProjectWhereInput = {
+    userId: input.userId,
+    ...(input.includeArchived ? {} : { archivedAt: null }),
+  };
+  if (input.cursor !== undefined) {
+    const bad = () => new AppError("BAD_REQUEST", "Invalid cursor: pass the nextCursor of the previous page");
+    if (!isUuid(input.cursor)) throw bad();
+    const at = await deps.db.project.findFirst({
+      where: { id: input.cursor, userId: input.userId },
+      select: { id: true, lastActivityAt: true },
+    });
+    if (!at) throw bad();
+    where.OR = [
+      { lastActivityAt: { lt: at.lastActivityAt } },
+      { lastActivityAt: at.lastActivityAt, id: { lt: at.id } },
+    ];
+  }
   const rows = await deps.db.project.findMany({
-    where: { userId: input.userId, ...(input.includeArchived ? {} : { archivedAt: null }) },
+    where,
     select: { ...VIEW_SELECT, _count: { select: { files: true } } },
     orderBy: [{ lastActivityAt: "desc" }, { id: "desc" }],
+    ...(input.limit ? { take: input.limit + 1 } : {}),
   });
-  return summarise(rows, input.userId, deps);
+  const page = input.limit ? rows.slice(0, input.limit) : rows;
+  const more = input.limit !== undefined && rows.length > input.limit;
+  return {
+    items: await summarise(page, input.userId, deps),
+    nextCursor: more ? (page[page.length - 1]?.id ?? null) : null,
+  };
 }
 
 /** One project with its summary, or NOT_FOUND (also for another user's project). */

@@ -63,8 +63,24 @@ export const ZQueryFlag = z
   .union([z.boolean(), z.enum(["true", "false", "1", "0"])])
   .transform((value) => value === true || value === "true" || value === "1");
 
-/** Archived projects are left out unless asked for. */
-export const ZListProjectsInput = z.object({ includeArchived: ZQueryFlag.optional() }).optional();
+/** REST sends query values as strings; the tRPC client sends numbers. */
+const ZQueryInt = (min: number, max: number) =>
+  z
+    .union([z.number(), z.string().regex(/^\d+$/, "must be a whole number")])
+    .transform((value) => Number(value))
+    .pipe(z.number().int().min(min).max(max));
+
+/**
+ * Archived projects are left out unless asked for. Paged when `limit` is given (pass `nextCursor` back as
+ * `cursor`); without it, every project in one answer (nextCursor null), as before.
+ */
+export const ZListProjectsInput = z
+  .object({
+    includeArchived: ZQueryFlag.optional(),
+    limit: ZQueryInt(1, 100).optional(),
+    cursor: z.string().max(100).optional(),
+  })
+  .optional();
 
 export const ZProjectFileInput = z.object({ id: ZProjectId, path: ZFilePath });
 

@@ -15,8 +15,10 @@
  * checkpoint and usage); the run's end (row, totals) is written in the event writer's flush transaction with
  * its last events and its terminal status event (`EventWriter.finishRun`).
  */
+
 import { type Db, type DbTx, Prisma } from "#app/db/client.server.ts";
 import type { Logger } from "#app/lib/logger.server.ts";
+import { inSpan } from "#app/lib/trace.server.ts";
 import { uuidv7 } from "#app/lib/uuid.ts";
 import {
   type AgentState,
@@ -365,6 +367,14 @@ export async function markRunDead(
  * `running` and the next attempt resumes it from its checkpoints.
  */
 export async function executeRun(runId: string, deps: EngineDeps): Promise<RunOutcome> {
+  return inSpan("run.execute", { "agentry.run_id": runId }, async (span) => {
+    const outcome = await executeTraced(runId, deps);
+    span.setAttribute("agentry.run_outcome", outcome);
+    return outcome;
+  });
+}
+
+async function executeTraced(runId: string, deps: EngineDeps): Promise<RunOutcome> {
   try {
     const outcome = await execute(runId, deps);
     if (outcome !== "interrupted") await removeRunWorkspace(runId, deps);

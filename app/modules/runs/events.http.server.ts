@@ -232,6 +232,7 @@ export function runEventRoutes({
     const runId = String(req.params.id);
     const after = afterOf(req);
     if (shutdown?.aborted) {
+      res.setHeader("Retry-After", "1");
       jsonError(res, 503, "SERVICE_UNAVAILABLE", "This server is shutting down; retry");
       return;
     }

@@ -446,8 +446,13 @@ describe("shutdown", () => {
     shutdown.abort();
     await stream.done;
     expect(stream.ended).toBe(true);
+    // A last, jittered reconnection hint before the end.
+    const hint = stream.messages.at(-1) as { retry?: number };
+    expect(hint.retry).toBeGreaterThanOrEqual(500);
+    expect(hint.retry).toBeLessThan(2500);
     await vi.waitFor(() => expect(hub.subscribedRuns).toBe(0));
     const refused = await fetch(`${base}/api/v1/runs/${run.id}/events`, { headers: auth });
     expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("1");
   });
 });

@@ -5,9 +5,11 @@
 export {
   detectSandbox,
   isSandboxError,
+  observeSandboxRuns,
   runInSandbox,
   SandboxError,
   type SandboxErrorCode,
+  type SandboxRunObservation,
 } from "./sandbox.server.ts";
 export {
   DEFAULT_SANDBOX_LIMITS,

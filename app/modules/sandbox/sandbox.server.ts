@@ -53,6 +53,7 @@
  * Unsafe mode (`allowUnsafe` and bwrap unusable): the same env allow-list, rlimits, cgroup, timeout,
  * process-group kill and output cap, but no namespaces at all: the command sees and reaches all the app can.
  */
+
 import { type ChildProcess, type StdioOptions, spawn } from "node:child_process";
 import { constants as fsConstants, realpathSync } from "node:fs";
 import { access, lstat, mkdtemp, readlink, realpath, rm, stat, statfs } from "node:fs/promises";
@@ -60,6 +61,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { finished } from "node:stream/promises";
+import { inSpan } from "#app/lib/trace.server.ts";
 import {
   type CgroupParents,
   createSandboxCgroup,
@@ -743,6 +745,57 @@ export async function runInSandbox(
   request: SandboxRequest,
   config: SandboxConfig = {},
 ): Promise<SandboxResult> {
+  const result = await inSpan("sandbox.exec", {}, async (span) => {
+    const done = await runCommand(request, config);
+    span.setAttributes({
+      "agentry.sandbox.mode": done.mode,
+      "agentry.sandbox.outcome": outcomeOf(done),
+      ...(done.exitCode !== null ? { "process.exit.code": done.exitCode } : {}),
+    });
+    return done;
+  });
+  if (observers.size > 0) {
+    const observation: SandboxRunObservation = {
+      mode: result.mode,
+      outcome: outcomeOf(result),
+      durationMs: result.durationMs,
+    };
+    for (const observer of observers) {
+      try {
+        observer(observation);
+      } catch {
+        // An observer (metrics) never fails a command.
+      }
+    }
+  }
+  return result;
+}
+
+/** What a finished command came to, for metrics. */
+export type SandboxRunObservation = {
+  mode: SandboxResult["mode"];
+  outcome: "ok" | "failed" | "timeout" | "cancelled" | "limit";
+  durationMs: number;
+};
+
+const observers = new Set<(observation: SandboxRunObservation) => void>();
+
+/** Be told of every command this process runs in the sandbox (refused ones are not commands). Returns the unsubscribe. */
+export function observeSandboxRuns(observer: (observation: SandboxRunObservation) => void): () => void {
+  observers.add(observer);
+  return () => {
+    observers.delete(observer);
+  };
+}
+
+function outcomeOf(result: SandboxResult): SandboxRunObservation["outcome"] {
+  if (result.cancelled) return "cancelled";
+  if (result.timedOut) return "timeout";
+  if (result.limitsHit.length > 0) return "limit";
+  return result.exitCode === 0 ? "ok" : "failed";
+}
+
+async function runCommand(request: SandboxRequest, config: SandboxConfig): Promise<SandboxResult> {
   const probed = await getProbe(config);
   const { status } = probed;
   if (status.mode === "unavailable")

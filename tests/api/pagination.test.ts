@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiCall, signupViaApi, startTestServer, type TestServer } from "#tests/setup/http-server.ts";
+
+type Schema = { type?: string; properties?: Record<string, Schema>; required?: string[]; items?: Schema };
+type Operation = {
+  operationId: string;
+  parameters?: Array<{ in: string; name: string }>;
+  responses: Record<string, { content?: Record<string, { schema: Schema }> }>;
+};
+
+let server: TestServer;
+let paths: Record<string, Record<string, Operation>>;
+beforeAll(async () => {
+  server = await startTestServer();
+  paths = ((await (await fetch(`${server.base}/api/openapi.json`)).json()) as { paths: typeof paths }).paths;
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+describe("cursor pagination", () => {
+  it("every paged list has the same shape: {items[], nextCursor} and ?cursor, ?limit", () => {
+    const paged: string[] = [];
+    for (const [path, item] of Object.entries(paths)) {
+      const op = item.get;
+      const schema = op?.responses["200"]?.content?.["application/json"]?.schema;
+      if (!op || !schema?.properties?.nextCursor) continue;
+      paged.push(op.operationId);
+      expect(schema.properties.items?.type, path).toBe("array");
+      expect(schema.required, path).toEqual(expect.arrayContaining(["items", "nextCursor"]));
+      const query = (op.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name);
+      expect(query, path).toEqual(expect.arrayContaining(["cursor", "limit"]));
+    }
+    expect(paged.sort()).toEqual(["audit-list", "notifications-list", "projects-list", "runs-list"]);
+  });
+
+  it("GET /projects?limit pages through every project once; a foreign or bad cursor is a 400", async () => {
+    const alice = await signupViaApi(server.base);
+    const bob = await signupViaApi(server.base);
+    const created: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await apiCall(server.base, "POST", "/projects", alice.accessToken, { name: `P${i}` });
+      created.push(String(res.body?.id));
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page = await apiCall(
+        server.base,
+        "GET",
+        `/projects?limit=2${cursor ? `&cursor=${cursor}` : ""}`,
+        alice.accessToken,
+      );
+      expect(page.status).toBe(200);
+      const body = page.body as { items: Array<{ id: string }>; nextCursor: string | null };
+      expect(body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...body.items.map((p) => p.id));
+      cursor = body.nextCursor;
+      pages += 1;
+    } while (cursor && pages < 10);
+    expect(pages).toBe(3);
+    expect(seen).toEqual([...created].reverse());
+
+    // Without limit: everything, as before, and a null cursor.
+    const all = await apiCall(server.base, "GET", "/projects", alice.accessToken);
+    expect(all.body).toMatchObject({ nextCursor: null });
+    expect(all.body?.items).toHaveLength(5);
+
+    const bobsProject = await apiCall(server.base, "POST", "/projects", bob.accessToken, { name: "Bob" });
+    for (const bad of [String(bobsProject.body?.id), "not-a-uuid"]) {
+      const res = await apiCall(server.base, "GET", `/projects?limit=2&cursor=${bad}`, alice.accessToken);
+      expect(res.status).toBe(400);
+    }
+    expect((await apiCall(server.base, "GET", "/projects?limit=0", alice.accessToken)).status).toBe(400);
+    expect((await apiCall(server.base, "GET", "/projects?limit=101", alice.accessToken)).status).toBe(400);
+  });
+});
