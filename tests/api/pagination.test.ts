@@ -31,7 +31,13 @@ describe("cursor pagination", () => {
       const query = (op.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name);
       expect(query, path).toEqual(expect.arrayContaining(["cursor", "limit"]));
     }
-    expect(paged.sort()).toEqual(["audit-list", "notifications-list", "projects-list", "runs-list"]);
+    expect(paged.sort()).toEqual([
+      "audit-list",
+      "notifications-list",
+      "projects-list",
+      "runs-list",
+      "workflows-listVersions",
+    ]);
   });
 
   it("GET /projects?limit pages through every project once; a foreign or bad cursor is a 400", async () => {
@@ -74,5 +80,57 @@ describe("cursor pagination", () => {
     }
     expect((await apiCall(server.base, "GET", "/projects?limit=0", alice.accessToken)).status).toBe(400);
     expect((await apiCall(server.base, "GET", "/projects?limit=101", alice.accessToken)).status).toBe(400);
+  });
+
+  it("GET /workflows/{id}/versions?limit pages the history newest first", async () => {
+    const user = await signupViaApi(server.base);
+    const project = await apiCall(server.base, "POST", "/projects", user.accessToken, { name: "History" });
+    const definition = (n: number) => ({ steps: [{ id: "t", type: "transform", template: `v${n}` }] });
+    const workflow = await apiCall(
+      server.base,
+      "POST",
+      `/projects/${project.body?.id}/workflows`,
+      user.accessToken,
+      {
+        name: "Versions",
+        definition: definition(1),
+      },
+    );
+    const id = String(workflow.body?.id);
+    for (let n = 2; n <= 5; n++) {
+      const saved = await apiCall(server.base, "PUT", `/workflows/${id}`, user.accessToken, {
+        definition: definition(n),
+        baseVersion: n - 1,
+      });
+      expect(saved.status, JSON.stringify(saved.body)).toBe(200);
+    }
+    const numbers: number[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page = await apiCall(
+        server.base,
+        "GET",
+        `/workflows/${id}/versions?limit=2${cursor ? `&cursor=${cursor}` : ""}`,
+        user.accessToken,
+      );
+      expect(page.status).toBe(200);
+      const body = page.body as { items: Array<{ number: number }>; nextCursor: string | null };
+      numbers.push(...body.items.map((v) => v.number));
+      cursor = body.nextCursor;
+      pages += 1;
+    } while (cursor && pages < 10);
+    expect(numbers).toEqual([5, 4, 3, 2, 1]);
+    expect(pages).toBe(3);
+    const all = await apiCall(server.base, "GET", `/workflows/${id}/versions`, user.accessToken);
+    expect(all.body).toMatchObject({ nextCursor: null });
+    expect(all.body?.items).toHaveLength(5);
+    const bad = await apiCall(
+      server.base,
+      "GET",
+      `/workflows/${id}/versions?limit=2&cursor=x`,
+      user.accessToken,
+    );
+    expect(bad.status).toBe(400);
   });
 });

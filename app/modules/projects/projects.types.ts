@@ -64,7 +64,7 @@ export const ZQueryFlag = z
   .transform((value) => value === true || value === "true" || value === "1");
 
 /** REST sends query values as strings; the tRPC client sends numbers. */
-const ZQueryInt = (min: number, max: number) =>
+export const ZQueryInt = (min: number, max: number) =>
   z
     .union([z.number(), z.string().regex(/^\d+$/, "must be a whole number")])
     .transform((value) => Number(value))

@@ -30,6 +30,7 @@ export {
   getVersion,
   getWorkflow,
   listVersions,
+  listVersionsPage,
   listWorkflows,
   listWorkflowTemplates,
   restoreVersion,

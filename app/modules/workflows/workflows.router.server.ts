@@ -12,7 +12,7 @@ import {
   diffVersions,
   getVersion,
   getWorkflow,
-  listVersions,
+  listVersionsPage,
   listWorkflows,
   listWorkflowTemplates,
   restoreVersion,
@@ -24,6 +24,7 @@ import {
   ZCreateWorkflowInput,
   ZDiffWorkflowInput,
   ZGetWorkflowInput,
+  ZListVersionsInput,
   ZListWorkflowsInput,
   ZUpdateWorkflowInput,
   ZValidateWorkflowInput,
@@ -183,14 +184,18 @@ export const workflowsRouter = router({
         method: "GET",
         path: "/workflows/{id}/versions",
         tags,
-        summary: "A workflow's versions, newest first, with step and run counts",
+        summary:
+          "A workflow's versions, newest first, with step and run counts (?limit=N&cursor=… pages them: pass nextCursor back)",
       },
     })
-    .input(ZId)
-    .output(z.object({ items: z.array(ZWorkflowVersionSummary) }))
-    .query(async ({ ctx, input }) => ({
-      items: await listVersions({ userId: ctx.auth.userId, workflowId: input.id }, deps(ctx)),
-    })),
+    .input(ZListVersionsInput)
+    .output(z.object({ items: z.array(ZWorkflowVersionSummary), nextCursor: z.string().nullable() }))
+    .query(({ ctx, input }) =>
+      listVersionsPage(
+        { userId: ctx.auth.userId, workflowId: input.id, limit: input.limit, cursor: input.cursor },
+        deps(ctx),
+      ),
+    ),
 
   getVersion: read
     .meta({

@@ -496,6 +496,24 @@ export async function listVersions(
   input: { userId: string; workflowId: string },
   deps: WorkflowsDeps,
 ): Promise<WorkflowVersionSummary[]> {
+  return (await listVersionsPage(input, deps)).items;
+}
+
+/**
+ * A page of a workflow's versions, newest first: `limit` of them (all without it) before version `cursor`
+ * (the previous page's `nextCursor`, a version number). BAD_REQUEST for a cursor that is not a number.
+ */
+export async function listVersionsPage(
+  input: { userId: string; workflowId: string; limit?: number; cursor?: string },
+  deps: WorkflowsDeps,
+): Promise<{ items: WorkflowVersionSummary[]; nextCursor: string | null }> {
+  let before = 2_147_483_647;
+  if (input.cursor !== undefined) {
+    if (!/^\d{1,9}$/.test(input.cursor))
+      throw new AppError("BAD_REQUEST", "Invalid cursor: pass the nextCursor of the previous page");
+    before = Number(input.cursor);
+  }
+  const take = input.limit === undefined ? null : input.limit + 1;
   const row = await findWorkflow(deps.db, input.userId, input.workflowId);
   // Step counts in SQL: a long history of large definitions is not loaded to count steps.
   const versions = await deps.db.$queryRaw<
@@ -511,14 +529,19 @@ export async function listVersions(
     SELECT id::text, number, hash, note, "createdAt",
            json_array_length(definition -> 'steps')::int AS "stepCount"
     FROM "WorkflowVersion"
-    WHERE "workflowId" = ${row.id}::uuid AND "userId" = ${input.userId}::uuid
-    ORDER BY number DESC`;
+    WHERE "workflowId" = ${row.id}::uuid AND "userId" = ${input.userId}::uuid AND number < ${before}
+    ORDER BY number DESC
+    LIMIT ${take}`;
+  const page = input.limit === undefined ? versions : versions.slice(0, input.limit);
   const counts = await runCounts(
     deps.db,
     input.userId,
-    versions.map((v) => v.id),
+    page.map((v) => v.id),
   );
-  return versions.map((version) => ({ ...version, runCount: counts.get(version.id) ?? 0 }));
+  return {
+    items: page.map((version) => ({ ...version, runCount: counts.get(version.id) ?? 0 })),
+    nextCursor: versions.length > page.length ? String(page[page.length - 1]!.number) : null,
+  };
 }
 
 /** One version with its definition, step count and run count. NOT_FOUND for a missing number or others'. */

@@ -5,6 +5,7 @@
  * which one zod issue could not.
  */
 import { z } from "zod";
+import { ZQueryInt } from "#app/modules/projects/projects.types.ts";
 import { ZWorkflowDefinition } from "./definition.ts";
 
 export const ZWorkflowId = z.uuid({ message: "id must be a UUID" });
@@ -93,6 +94,13 @@ export const ZListWorkflowsInput = z.object({
   /** The project's id. */
   id: ZProjectId,
   includeArchived: ZQueryFlag.optional(),
+});
+
+/** A workflow's versions; paged when `limit` is given (pass `nextCursor` back as `cursor`). */
+export const ZListVersionsInput = z.object({
+  id: ZWorkflowId,
+  limit: ZQueryInt(1, 100).optional(),
+  cursor: z.string().max(20).optional(),
 });
 
 export const ZGetWorkflowInput = z.object({
