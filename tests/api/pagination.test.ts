@@ -35,7 +35,9 @@ describe("cursor pagination", () => {
       "audit-list",
       "notifications-list",
       "projects-list",
+      "prompts-list",
       "runs-list",
+      "workflows-list",
       "workflows-listVersions",
     ]);
   });
@@ -129,6 +131,65 @@ describe("cursor pagination", () => {
       server.base,
       "GET",
       `/workflows/${id}/versions?limit=2&cursor=x`,
+      user.accessToken,
+    );
+    expect(bad.status).toBe(400);
+  });
+
+  it("workflows and prompt templates page the same way: every item once, newest first", async () => {
+    const user = await signupViaApi(server.base);
+    const project = await apiCall(server.base, "POST", "/projects", user.accessToken, { name: "Lists" });
+    const projectId = String(project.body?.id);
+    const workflowIds: string[] = [];
+    const promptIds: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const workflow = await apiCall(
+        server.base,
+        "POST",
+        `/projects/${projectId}/workflows`,
+        user.accessToken,
+        {
+          name: `W${i}`,
+          definition: { steps: [{ id: "t", type: "transform", template: "x" }] },
+        },
+      );
+      workflowIds.push(String(workflow.body?.id));
+      const prompt = await apiCall(server.base, "POST", "/prompts", user.accessToken, {
+        name: `P${i}`,
+        body: "Hello {{name}}",
+      });
+      expect(prompt.status, JSON.stringify(prompt.body)).toBe(201);
+      promptIds.push(String(prompt.body?.id));
+    }
+    const walk = async (path: string) => {
+      const ids: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const sep = path.includes("?") ? "&" : "?";
+        const page = await apiCall(
+          server.base,
+          "GET",
+          `${path}${sep}limit=2${cursor ? `&cursor=${cursor}` : ""}`,
+          user.accessToken,
+        );
+        expect(page.status, JSON.stringify(page.body)).toBe(200);
+        const body = page.body as { items: Array<{ id: string }>; nextCursor: string | null };
+        ids.push(...body.items.map((item) => item.id));
+        cursor = body.nextCursor;
+        pages += 1;
+      } while (cursor && pages < 10);
+      return { ids, pages };
+    };
+    expect(await walk(`/projects/${projectId}/workflows`)).toEqual({
+      ids: [...workflowIds].reverse(),
+      pages: 3,
+    });
+    expect(await walk("/prompts")).toEqual({ ids: [...promptIds].reverse(), pages: 3 });
+    const bad = await apiCall(
+      server.base,
+      "GET",
+      `/prompts?limit=2&cursor=${workflowIds[0]}`,
       user.accessToken,
     );
     expect(bad.status).toBe(400);

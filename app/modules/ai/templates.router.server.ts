@@ -9,7 +9,7 @@ import {
   deleteTemplate,
   getTemplate,
   getTemplateVersion,
-  listTemplates,
+  listTemplatesPage,
   previewTemplateVersion,
   restoreTemplateVersion,
   updateTemplate,
@@ -42,14 +42,17 @@ export const templatesRouter = router({
         path: "/prompts",
         tags,
         summary:
-          "Your prompt templates, most recently changed first (?projectId= for those available in a project)",
+          "Your prompt templates, most recently changed first (?projectId= for those available in a project; ?limit=N&cursor=… pages them)",
       },
     })
     .input(ZListTemplatesInput)
-    .output(z.object({ items: z.array(ZTemplateSummary) }))
-    .query(async ({ ctx, input }) => ({
-      items: await listTemplates({ userId: ctx.auth.userId, projectId: input?.projectId }, deps(ctx)),
-    })),
+    .output(z.object({ items: z.array(ZTemplateSummary), nextCursor: z.string().nullable() }))
+    .query(({ ctx, input }) =>
+      listTemplatesPage(
+        { userId: ctx.auth.userId, projectId: input?.projectId, limit: input?.limit, cursor: input?.cursor },
+        deps(ctx),
+      ),
+    ),
 
   create: write
     .meta({

@@ -7,9 +7,11 @@
  * There is no database constraint for it, so writes to one user's templates are serialised by a
  * transaction-scoped advisory lock; the same lock makes version numbers gap-free under concurrent saves.
  */
+
 import { createHash } from "node:crypto";
 import type { Db, DbTx, Prisma } from "#app/db/client.server.ts";
 import { AppError } from "#app/lib/app-error.ts";
+import { afterCursor, type Page, pageOf, takeFor } from "#app/lib/pagination.server.ts";
 import { clock, isUuid, parseInput } from "#app/lib/use-case.ts";
 import { assertProjectOwned } from "#app/modules/projects/deps.server.ts";
 import { parseTemplate, previewTemplate, renderTemplate, type TemplateIssue } from "./template.ts";
@@ -255,19 +257,41 @@ export async function listTemplates(
   input: { userId: string; projectId?: string },
   deps: TemplatesDeps,
 ): Promise<TemplateSummary[]> {
+  return (await listTemplatesPage(input, deps)).items;
+}
+
+/** A page of listTemplates (`limit` of them after `cursor`; all without a limit). BAD_REQUEST for a bad cursor. */
+export async function listTemplatesPage(
+  input: { userId: string; projectId?: string; limit?: number; cursor?: string },
+  deps: TemplatesDeps,
+): Promise<Page<TemplateSummary>> {
   if (input.projectId !== undefined) await assertProjectOwned(deps.db, input.userId, input.projectId);
+  const after = await afterCursor(input.cursor, "updatedAt", (id) =>
+    deps.db.promptTemplate.findFirst({
+      where: { id, userId: input.userId },
+      select: { id: true, updatedAt: true },
+    }),
+  );
   const rows = await deps.db.promptTemplate.findMany({
     where: {
       userId: input.userId,
-      ...(input.projectId !== undefined ? { OR: [{ projectId: input.projectId }, { projectId: null }] } : {}),
+      AND: [
+        input.projectId !== undefined ? { OR: [{ projectId: input.projectId }, { projectId: null }] } : {},
+        after,
+      ],
     },
     select: {
       ...TEMPLATE_SELECT,
       versions: { orderBy: { number: "desc" }, take: 1, select: { variables: true } },
     },
     orderBy: [{ updatedAt: "desc" }, { id: "desc" }],
+    take: takeFor(input.limit),
   });
-  return rows.map(({ versions, ...row }) => ({ ...row, variables: versions[0]?.variables ?? [] }));
+  const page = pageOf(rows, input.limit);
+  return {
+    items: page.items.map(({ versions, ...row }) => ({ ...row, variables: versions[0]?.variables ?? [] })),
+    nextCursor: page.nextCursor,
+  };
 }
 
 /** How many model calls each of these versions made (AiCall.templateVersionId), the caller's only. */

@@ -2,6 +2,7 @@
  * Prompt templates: zod schemas shared by forms, tRPC and REST. Browser-safe (no server code).
  */
 import { z } from "zod";
+import { ZQueryInt } from "#app/modules/projects/projects.types.ts";
 
 /** Largest template body, in characters (~200 KB): a prompt, not a corpus; variables carry the bulk. */
 export const MAX_TEMPLATE_BODY = 200_000;
@@ -50,6 +51,9 @@ export const ZListTemplatesInput = z
   .object({
     /** Only the templates available in this project: its own and the ones for all projects. */
     projectId: z.uuid({ message: "projectId must be a UUID" }).optional(),
+    /** Paged when given (pass `nextCursor` back as `cursor`); without it, every template. */
+    limit: ZQueryInt(1, 100).optional(),
+    cursor: z.string().max(100).optional(),
   })
   .optional();
 

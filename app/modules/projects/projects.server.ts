@@ -2,7 +2,7 @@
  * Projects: create, list with dashboard summaries, read, update (rename, describe, archive), delete.
  */
 import type { Prisma } from "#app/db/client.server.ts";
-import { AppError } from "#app/lib/app-error.ts";
+import { afterCursor, pageOf, takeFor } from "#app/lib/pagination.server.ts";
 import { clock, isUuid, type ProjectsDeps, parseInput, projectNotFound } from "./deps.server.ts";
 import {
   type ProjectSummary,
@@ -113,32 +113,21 @@ export async function listProjectsPage(
   const where: Prisma.ProjectWhereInput = {
     userId: input.userId,
     ...(input.includeArchived ? {} : { archivedAt: null }),
+    ...(await afterCursor(input.cursor, "lastActivityAt", (id) =>
+      deps.db.project.findFirst({
+        where: { id, userId: input.userId },
+        select: { id: true, lastActivityAt: true },
+      }),
+    )),
   };
-  if (input.cursor !== undefined) {
-    const bad = () => new AppError("BAD_REQUEST", "Invalid cursor: pass the nextCursor of the previous page");
-    if (!isUuid(input.cursor)) throw bad();
-    const at = await deps.db.project.findFirst({
-      where: { id: input.cursor, userId: input.userId },
-      select: { id: true, lastActivityAt: true },
-    });
-    if (!at) throw bad();
-    where.OR = [
-      { lastActivityAt: { lt: at.lastActivityAt } },
-      { lastActivityAt: at.lastActivityAt, id: { lt: at.id } },
-    ];
-  }
   const rows = await deps.db.project.findMany({
     where,
     select: { ...VIEW_SELECT, _count: { select: { files: true } } },
     orderBy: [{ lastActivityAt: "desc" }, { id: "desc" }],
-    ...(input.limit ? { take: input.limit + 1 } : {}),
+    take: takeFor(input.limit),
   });
-  const page = input.limit ? rows.slice(0, input.limit) : rows;
-  const more = input.limit !== undefined && rows.length > input.limit;
-  return {
-    items: await summarise(page, input.userId, deps),
-    nextCursor: more ? (page[page.length - 1]?.id ?? null) : null,
-  };
+  const page = pageOf(rows, input.limit);
+  return { items: await summarise(page.items, input.userId, deps), nextCursor: page.nextCursor };
 }
 
 /** One project with its summary, or NOT_FOUND (also for another user's project). */

@@ -32,6 +32,7 @@ export {
   listVersions,
   listVersionsPage,
   listWorkflows,
+  listWorkflowsPage,
   listWorkflowTemplates,
   restoreVersion,
   summariseChanges,

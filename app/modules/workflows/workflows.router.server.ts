@@ -13,7 +13,7 @@ import {
   getVersion,
   getWorkflow,
   listVersionsPage,
-  listWorkflows,
+  listWorkflowsPage,
   listWorkflowTemplates,
   restoreVersion,
   updateWorkflow,
@@ -77,17 +77,23 @@ export const workflowsRouter = router({
         path: "/projects/{id}/workflows",
         tags,
         summary:
-          "A project's workflows, most recently changed first, with step types and last run (?includeArchived=true for all)",
+          "A project's workflows, most recently changed first, with step types and last run (?includeArchived=true for all; ?limit=N&cursor=… pages them)",
       },
     })
     .input(ZListWorkflowsInput)
-    .output(z.object({ items: z.array(ZWorkflowSummary) }))
-    .query(async ({ ctx, input }) => ({
-      items: await listWorkflows(
-        { userId: ctx.auth.userId, projectId: input.id, includeArchived: input.includeArchived ?? false },
+    .output(z.object({ items: z.array(ZWorkflowSummary), nextCursor: z.string().nullable() }))
+    .query(({ ctx, input }) =>
+      listWorkflowsPage(
+        {
+          userId: ctx.auth.userId,
+          projectId: input.id,
+          includeArchived: input.includeArchived ?? false,
+          limit: input.limit,
+          cursor: input.cursor,
+        },
         deps(ctx),
       ),
-    })),
+    ),
 
   create: write
     .meta({

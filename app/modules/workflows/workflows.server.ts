@@ -8,10 +8,12 @@
  * advisory lock (as prompt templates do); the same lock makes version numbers gap-free under concurrent
  * saves.
  */
+
 import { createHash } from "node:crypto";
 import { createTwoFilesPatch } from "diff";
 import type { Db, DbOrTx, DbTx, Prisma } from "#app/db/client.server.ts";
 import { AppError } from "#app/lib/app-error.ts";
+import { afterCursor, type Page, pageOf, takeFor } from "#app/lib/pagination.server.ts";
 import { clock, isUuid, parseInput } from "#app/lib/use-case.ts";
 import { canonicalJson } from "#app/modules/ai/cache.server.ts";
 import { assertProjectOwned } from "#app/modules/projects/deps.server.ts";
@@ -419,16 +421,41 @@ export async function listWorkflows(
   input: { userId: string; projectId: string; includeArchived?: boolean },
   deps: WorkflowsDeps,
 ): Promise<WorkflowSummary[]> {
+  return (await listWorkflowsPage(input, deps)).items;
+}
+
+/** A page of listWorkflows (`limit` of them after `cursor`; all without a limit). BAD_REQUEST for a bad cursor. */
+export async function listWorkflowsPage(
+  input: { userId: string; projectId: string; includeArchived?: boolean; limit?: number; cursor?: string },
+  deps: WorkflowsDeps,
+): Promise<Page<WorkflowSummary>> {
   await assertProjectOwned(deps.db, input.userId, input.projectId);
-  const rows = await deps.db.aIWorkflow.findMany({
+  const read = await deps.db.aIWorkflow.findMany({
     where: {
       userId: input.userId,
       projectId: input.projectId,
       ...(input.includeArchived ? {} : { archivedAt: null }),
+      ...(await afterCursor(input.cursor, "updatedAt", (id) =>
+        deps.db.aIWorkflow.findFirst({
+          where: { id, userId: input.userId, projectId: input.projectId },
+          select: { id: true, updatedAt: true },
+        }),
+      )),
     },
     select: WORKFLOW_SELECT,
     orderBy: [{ updatedAt: "desc" }, { id: "desc" }],
+    take: takeFor(input.limit),
   });
+  const { items: rows, nextCursor } = pageOf(read, input.limit);
+  return { items: await summariesOf(rows, input.userId, deps), nextCursor };
+}
+
+/** Step types (of the latest version) and the last run of each workflow row, the caller's only. */
+async function summariesOf(
+  rows: Array<Omit<WorkflowSummary, "stepCount" | "stepTypes" | "lastRun">>,
+  userId: string,
+  deps: WorkflowsDeps,
+): Promise<WorkflowSummary[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((row) => row.id);
   const [shapes, runs] = await Promise.all([
@@ -437,13 +464,13 @@ export async function listWorkflows(
              jsonb_path_query_array(v.definition::jsonb, '$.steps[*].type') AS "stepTypes"
       FROM "WorkflowVersion" v
       JOIN "AIWorkflow" w ON w.id = v."workflowId" AND v.number = w."latestVersion"
-      WHERE w."userId" = ${input.userId}::uuid AND w.id = ANY(${ids}::uuid[])`,
+      WHERE w."userId" = ${userId}::uuid AND w.id = ANY(${ids}::uuid[])`,
     deps.db.$queryRaw<
       Array<{ workflowId: string; id: string; status: string; createdAt: Date; finishedAt: Date | null }>
     >`
       SELECT DISTINCT ON ("workflowId") "workflowId"::text, id::text, status::text, "createdAt", "finishedAt"
       FROM "WorkflowRun"
-      WHERE "userId" = ${input.userId}::uuid AND "workflowId" = ANY(${ids}::uuid[])
+      WHERE "userId" = ${userId}::uuid AND "workflowId" = ANY(${ids}::uuid[])
       ORDER BY "workflowId", "createdAt" DESC, id DESC`,
   ]);
   const typesOf = new Map(

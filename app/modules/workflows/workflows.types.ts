@@ -94,6 +94,9 @@ export const ZListWorkflowsInput = z.object({
   /** The project's id. */
   id: ZProjectId,
   includeArchived: ZQueryFlag.optional(),
+  /** Paged when given (pass `nextCursor` back as `cursor`); without it, every workflow. */
+  limit: ZQueryInt(1, 100).optional(),
+  cursor: z.string().max(100).optional(),
 });
 
 /** A workflow's versions; paged when `limit` is given (pass `nextCursor` back as `cursor`). */
