@@ -22,33 +22,31 @@ const vite = spawnSync(
 );
 if (vite.status !== 0) process.exit(vite.status ?? 1);
 
-await build({
+// Node bundles: dependencies stay in node_modules; only our own code (and the generated Prisma client) is bundled.
+const nodeBundle = (options) =>
+  build({
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    packages: "external",
+    sourcemap: true,
+    logLevel: "warning",
+    ...options,
+  });
+
+await nodeBundle({
   entryPoints: { server: path.join(root, "server.ts") },
   outdir: path.join(root, "build/agentry"),
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  // Dependencies stay in node_modules; only our own code (and the generated Prisma client) is bundled.
-  packages: "external",
-  sourcemap: true,
-  logLevel: "warning",
 });
 
 // The release step of a deployment (fly.toml release_command, a systemd ExecStartPre): `node build/migrate.js`
 // applies pending migrations where only the built output and production dependencies exist (no tsx).
 // It sits in build/ rather than build/agentry/ because scripts/db-migrate.ts finds prisma/migrations one
 // directory above its own file.
-await build({
+await nodeBundle({
   entryPoints: [path.join(root, "scripts/db-migrate.ts")],
   outfile: path.join(root, "build/migrate.js"),
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  packages: "external",
-  sourcemap: true,
-  logLevel: "warning",
 });
 
 writeFileSync(path.join(root, "build/.stamp"), `${new Date().toISOString()}\n`);

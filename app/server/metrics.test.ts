@@ -1,17 +1,12 @@
 import { chmodSync, mkdirSync } from "node:fs";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "#app/lib/logger.server.ts";
-import { createAuthRuntime } from "#app/modules/auth/runtime.server.ts";
 import { runInSandbox } from "#app/modules/sandbox/index.server.ts";
 import { createProject, createRun, createUser, createWorkflow } from "#tests/factories/index.ts";
 import { tempDirs } from "#tests/sandbox/helpers.ts";
-import { createTestAiRuntime } from "#tests/setup/ai.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
-import { TEST_JWT_SECRET } from "#tests/setup/http-server.ts";
-import { createHttpApp } from "./http.server.ts";
+import { startTestServer, type TestServer } from "#tests/setup/http-server.ts";
 import { createMetrics, type Metrics, routePattern } from "./metrics.server.ts";
 
 const database = setupTestDatabase();
@@ -20,38 +15,20 @@ const TOKEN = "metrics-token-0123456789abcdef";
 const logger = createLogger({ level: "silent" });
 
 let metrics: Metrics;
-let server: Server;
+let server: TestServer;
 let base: string;
-let closeAuth: () => Promise<void>;
 
 beforeAll(async () => {
+  // The cluster metrics read `database` (where the tests write runs and AI calls); the server, with a
+  // database of its own, feeds the same registry its HTTP metrics.
   metrics = createMetrics({ db: database.db, logger });
-  const auth = createAuthRuntime({
-    db: database.db,
-    connectionString: database.url,
-    logger,
-    config: { jwtSecret: TEST_JWT_SECRET, authPerMinute: 1000, apiPerMinute: 100_000 },
-  });
-  closeAuth = () => auth.close();
-  const app = createHttpApp({
-    db: database.db,
-    logger,
-    auth,
-    ai: createTestAiRuntime(database.db),
-    readiness: { db: database.db, pendingMigrations: async () => [] },
-    metrics: { registry: metrics, token: TOKEN },
-  });
-  server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await startTestServer({}, {}, { http: { metrics: { registry: metrics, token: TOKEN } } });
+  base = server.base;
 });
 
 afterAll(async () => {
   metrics?.close();
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
-  await closeAuth?.();
+  await server?.close();
 });
 
 const scrape = (token?: string) =>
@@ -94,29 +71,12 @@ describe("GET /metrics", () => {
   });
 
   it("is off (404) when no token is configured", async () => {
-    const app = createHttpApp({
-      db: database.db,
-      logger,
-      auth: createAuthRuntime({
-        db: database.db,
-        connectionString: database.url,
-        logger,
-        config: { jwtSecret: TEST_JWT_SECRET, authPerMinute: 1000, apiPerMinute: 100_000 },
-      }),
-      ai: createTestAiRuntime(database.db),
-      readiness: { db: database.db, pendingMigrations: async () => [] },
-    });
-    const off = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, "127.0.0.1", () => resolve(s));
-    });
+    const off = await startTestServer();
     try {
-      const res = await fetch(`http://127.0.0.1:${(off.address() as AddressInfo).port}/metrics`, {
-        headers: { authorization: `Bearer ${TOKEN}` },
-      });
+      const res = await fetch(`${off.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
       expect(res.status).toBe(404);
     } finally {
-      off.closeAllConnections();
-      await new Promise((resolve) => off.close(resolve));
+      await off.close();
     }
   });
 

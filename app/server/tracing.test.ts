@@ -3,14 +3,11 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createLogger } from "#app/lib/logger.server.ts";
 import { inSpan } from "#app/lib/trace.server.ts";
-import { createAuthRuntime } from "#app/modules/auth/runtime.server.ts";
-import { createTestAiRuntime } from "#tests/setup/ai.ts";
 import { setupTestDatabase } from "#tests/setup/database.ts";
-import { TEST_JWT_SECRET } from "#tests/setup/http-server.ts";
-import { createHttpApp } from "./http.server.ts";
+import { startTestServer, type TestServer } from "#tests/setup/http-server.ts";
 import { parseOtlpHeaders, startTracing, type Tracing } from "./tracing.server.ts";
 
-const database = setupTestDatabase();
+const _database = setupTestDatabase();
 const logger = createLogger({ level: "silent" });
 
 type OtlpSpan = {
@@ -30,10 +27,9 @@ const received: Array<{
   spans: OtlpSpan[];
   service?: string;
 }> = [];
-let app: Server;
+let server: TestServer;
 let base: string;
 let tracing: Tracing | null;
-let closeAuth: () => Promise<void>;
 
 beforeAll(async () => {
   collector = createServer((req, res) => {
@@ -67,32 +63,13 @@ beforeAll(async () => {
     headers: parseOtlpHeaders("x-vendor-key=abc%3D123, x-team = core"),
     logger,
   });
-  const auth = createAuthRuntime({
-    db: database.db,
-    connectionString: database.url,
-    logger,
-    config: { jwtSecret: TEST_JWT_SECRET, authPerMinute: 1000, apiPerMinute: 100_000 },
-  });
-  closeAuth = () => auth.close();
-  const express = createHttpApp({
-    db: database.db,
-    logger,
-    auth,
-    ai: createTestAiRuntime(database.db),
-    readiness: { db: database.db, pendingMigrations: async () => [] },
-    tracing: true,
-  });
-  app = await new Promise<Server>((resolve) => {
-    const s = express.listen(0, "127.0.0.1", () => resolve(s));
-  });
-  base = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+  server = await startTestServer({}, {}, { http: { tracing: true } });
+  base = server.base;
 });
 
 afterAll(async () => {
   await tracing?.shutdown();
-  app?.closeAllConnections();
-  await new Promise((resolve) => app?.close(resolve));
-  await closeAuth?.();
+  await server?.close();
   await new Promise((resolve) => collector?.close(resolve));
 });
 

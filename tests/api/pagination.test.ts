@@ -18,6 +18,29 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** Every page of a paged list (`limit=2`), in order: the ids (version numbers for versions) and the page count. */
+async function walk(token: string, path: string): Promise<{ ids: string[]; pages: number }> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const page = await apiCall(
+      server.base,
+      "GET",
+      `${path}${sep}limit=2${cursor ? `&cursor=${cursor}` : ""}`,
+      token,
+    );
+    expect(page.status, JSON.stringify(page.body)).toBe(200);
+    const body = page.body as { items: Array<{ id?: string; number?: number }>; nextCursor: string | null };
+    expect(body.items.length).toBeLessThanOrEqual(2);
+    ids.push(...body.items.map((item) => String(item.number ?? item.id)));
+    cursor = body.nextCursor;
+    pages += 1;
+  } while (cursor && pages < 10);
+  return { ids, pages };
+}
+
 describe("cursor pagination", () => {
   it("every paged list has the same shape: {items[], nextCursor} and ?cursor, ?limit", () => {
     const paged: string[] = [];
@@ -50,25 +73,7 @@ describe("cursor pagination", () => {
       const res = await apiCall(server.base, "POST", "/projects", alice.accessToken, { name: `P${i}` });
       created.push(String(res.body?.id));
     }
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    let pages = 0;
-    do {
-      const page = await apiCall(
-        server.base,
-        "GET",
-        `/projects?limit=2${cursor ? `&cursor=${cursor}` : ""}`,
-        alice.accessToken,
-      );
-      expect(page.status).toBe(200);
-      const body = page.body as { items: Array<{ id: string }>; nextCursor: string | null };
-      expect(body.items.length).toBeLessThanOrEqual(2);
-      seen.push(...body.items.map((p) => p.id));
-      cursor = body.nextCursor;
-      pages += 1;
-    } while (cursor && pages < 10);
-    expect(pages).toBe(3);
-    expect(seen).toEqual([...created].reverse());
+    expect(await walk(alice.accessToken, "/projects")).toEqual({ ids: [...created].reverse(), pages: 3 });
 
     // Without limit: everything, as before, and a null cursor.
     const all = await apiCall(server.base, "GET", "/projects", alice.accessToken);
@@ -106,24 +111,10 @@ describe("cursor pagination", () => {
       });
       expect(saved.status, JSON.stringify(saved.body)).toBe(200);
     }
-    const numbers: number[] = [];
-    let cursor: string | null = null;
-    let pages = 0;
-    do {
-      const page = await apiCall(
-        server.base,
-        "GET",
-        `/workflows/${id}/versions?limit=2${cursor ? `&cursor=${cursor}` : ""}`,
-        user.accessToken,
-      );
-      expect(page.status).toBe(200);
-      const body = page.body as { items: Array<{ number: number }>; nextCursor: string | null };
-      numbers.push(...body.items.map((v) => v.number));
-      cursor = body.nextCursor;
-      pages += 1;
-    } while (cursor && pages < 10);
-    expect(numbers).toEqual([5, 4, 3, 2, 1]);
-    expect(pages).toBe(3);
+    expect(await walk(user.accessToken, `/workflows/${id}/versions`)).toEqual({
+      ids: ["5", "4", "3", "2", "1"],
+      pages: 3,
+    });
     const all = await apiCall(server.base, "GET", `/workflows/${id}/versions`, user.accessToken);
     expect(all.body).toMatchObject({ nextCursor: null });
     expect(all.body?.items).toHaveLength(5);
@@ -161,31 +152,11 @@ describe("cursor pagination", () => {
       expect(prompt.status, JSON.stringify(prompt.body)).toBe(201);
       promptIds.push(String(prompt.body?.id));
     }
-    const walk = async (path: string) => {
-      const ids: string[] = [];
-      let cursor: string | null = null;
-      let pages = 0;
-      do {
-        const sep = path.includes("?") ? "&" : "?";
-        const page = await apiCall(
-          server.base,
-          "GET",
-          `${path}${sep}limit=2${cursor ? `&cursor=${cursor}` : ""}`,
-          user.accessToken,
-        );
-        expect(page.status, JSON.stringify(page.body)).toBe(200);
-        const body = page.body as { items: Array<{ id: string }>; nextCursor: string | null };
-        ids.push(...body.items.map((item) => item.id));
-        cursor = body.nextCursor;
-        pages += 1;
-      } while (cursor && pages < 10);
-      return { ids, pages };
-    };
-    expect(await walk(`/projects/${projectId}/workflows`)).toEqual({
+    expect(await walk(user.accessToken, `/projects/${projectId}/workflows`)).toEqual({
       ids: [...workflowIds].reverse(),
       pages: 3,
     });
-    expect(await walk("/prompts")).toEqual({ ids: [...promptIds].reverse(), pages: 3 });
+    expect(await walk(user.accessToken, "/prompts")).toEqual({ ids: [...promptIds].reverse(), pages: 3 });
     const bad = await apiCall(
       server.base,
       "GET",

@@ -6,7 +6,7 @@ import { SCOPES } from "#app/modules/auth/auth.types.ts";
 import type { Principal } from "#app/modules/auth/authenticate.server.ts";
 import { type AuthConfig, createAuthRuntime } from "#app/modules/auth/runtime.server.ts";
 import { createEventHub } from "#app/modules/runs/event-hub.server.ts";
-import { createHttpApp } from "#app/server/http.server.ts";
+import { createHttpApp, type HttpAppOptions } from "#app/server/http.server.ts";
 import type { TrpcContext } from "#app/trpc/init.server.ts";
 import { type AiRuntime, createTestAiRuntime } from "./ai.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
@@ -28,7 +28,14 @@ export type TestServer = {
 export async function startTestServer(
   config: Partial<AuthConfig> = {},
   aiConfig: Partial<AiConfig> = {},
-  { logger = createLogger({ level: "silent" }) }: { logger?: Logger } = {},
+  {
+    logger = createLogger({ level: "silent" }),
+    http = {},
+  }: {
+    logger?: Logger;
+    /** More options of the HTTP app (metrics, tracing…). */
+    http?: Partial<Pick<HttpAppOptions, "metrics" | "tracing">>;
+  } = {},
 ): Promise<TestServer> {
   const database = await createTestDatabase();
   const runtime = createAuthRuntime({
@@ -46,6 +53,7 @@ export async function startTestServer(
     ai,
     eventHub,
     readiness: { db: database.db, pendingMigrations: async () => [] },
+    ...http,
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
