@@ -4,6 +4,7 @@ import type { ReactNode } from "react";
 import { buildApiReference, type OpenApiLike } from "#app/components/api-docs/model.ts";
 import { MethodBadge, OperationCard } from "#app/components/api-docs/operation.tsx";
 import { EmptyState } from "#app/components/ui/section.tsx";
+import { Table, TBody, Td, THead, Th } from "#app/components/ui/table.tsx";
 import { SCOPES } from "#app/modules/auth/auth.types.ts";
 import { openApiDocument } from "#app/server/openapi.server.ts";
 
@@ -219,32 +220,24 @@ curl -s $AGENTRY/api/v1/projects -H "Authorization: Bearer agt_…"`}</Pre>
     "details": { }                         // sometimes: facts to act on (currentVersion, retryAfterSeconds)
   }
 }`}</Pre>
-          <div className="overflow-x-auto rounded-md border border-zinc-200 dark:border-zinc-800">
-            <table className="w-full text-left text-sm">
-              <thead className="bg-zinc-50 text-xs text-zinc-500 dark:bg-zinc-900">
-                <tr>
-                  <th scope="col" className="px-3 py-1.5 font-medium">
-                    Status
-                  </th>
-                  <th scope="col" className="px-3 py-1.5 font-medium">
-                    Code
-                  </th>
-                  <th scope="col" className="px-3 py-1.5 font-medium">
-                    When
-                  </th>
+          <Table density="dense" aria-label="Error statuses">
+            <THead>
+              <Th>Status</Th>
+              <Th>Code</Th>
+              <Th>When</Th>
+            </THead>
+            <TBody>
+              {STATUS_ROWS.map(([status, code, when]) => (
+                <tr key={status}>
+                  <Td className="font-mono text-xs">{status}</Td>
+                  <Td className="font-mono text-xs">{code}</Td>
+                  <Td muted className="text-xs">
+                    {inline(when)}
+                  </Td>
                 </tr>
-              </thead>
-              <tbody className="divide-y divide-zinc-100 dark:divide-zinc-800/70">
-                {STATUS_ROWS.map(([status, code, when]) => (
-                  <tr key={status}>
-                    <td className="px-3 py-1.5 font-mono text-xs">{status}</td>
-                    <td className="px-3 py-1.5 font-mono text-xs">{code}</td>
-                    <td className="px-3 py-1.5 text-xs text-zinc-600 dark:text-zinc-400">{inline(when)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+              ))}
+            </TBody>
+          </Table>
         </GuideSection>
 
         <GuideSection id="pagination" title="Pagination">

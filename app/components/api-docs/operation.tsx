@@ -1,5 +1,6 @@
 import clsx from "clsx";
 import type { ReactNode } from "react";
+import { Table, TBody, Td, THead, Th } from "#app/components/ui/table.tsx";
 import type { Access, FieldRow, OperationView } from "./model.ts";
 
 const METHOD_STYLE: Record<string, string> = {
@@ -75,68 +76,54 @@ export function FieldTable({
   output?: boolean;
 }) {
   return (
-    <div className="overflow-x-auto rounded-md border border-zinc-200 dark:border-zinc-800">
-      <table className="w-full text-left text-sm">
-        <thead className="bg-zinc-50 text-xs text-zinc-500 dark:bg-zinc-900">
-          <tr>
-            <th scope="col" className="px-3 py-1.5 font-medium">
-              Name
-            </th>
-            {showIn ? (
-              <th scope="col" className="px-3 py-1.5 font-medium">
-                In
-              </th>
-            ) : null}
-            <th scope="col" className="px-3 py-1.5 font-medium">
-              Type
-            </th>
-            <th scope="col" className="px-3 py-1.5 font-medium">
-              Notes
-            </th>
-          </tr>
-        </thead>
-        <tbody className="divide-y divide-zinc-100 dark:divide-zinc-800/70">
-          {rows.map((row) => (
-            <tr key={`${row.in ?? ""}:${row.name}`} className="align-top">
-              <td className="whitespace-nowrap px-3 py-1.5 font-mono text-[13px]">
-                <span style={{ paddingLeft: `${row.depth * 1}rem` }}>
-                  {row.depth > 0 ? (
-                    <span className="text-zinc-400">{row.name.split(".").slice(0, -1).join(".")}.</span>
-                  ) : null}
-                  <span className="text-zinc-900 dark:text-zinc-100">{row.name.split(".").pop()}</span>
+    <Table density="dense">
+      <THead>
+        <Th>Name</Th>
+        {showIn ? <Th>In</Th> : null}
+        <Th>Type</Th>
+        <Th>Notes</Th>
+      </THead>
+      <TBody>
+        {rows.map((row) => (
+          <tr key={`${row.in ?? ""}:${row.name}`} className="align-top">
+            <Td nowrap className="font-mono text-[13px]">
+              <span style={{ paddingLeft: `${row.depth * 1}rem` }}>
+                {row.depth > 0 ? (
+                  <span className="text-zinc-400">{row.name.split(".").slice(0, -1).join(".")}.</span>
+                ) : null}
+                <span className="text-zinc-900 dark:text-zinc-100">{row.name.split(".").pop()}</span>
+              </span>
+              {!output && row.required ? (
+                <span className="ml-1.5 font-sans text-[10px] font-semibold uppercase text-rose-600 dark:text-rose-400">
+                  required
                 </span>
-                {!output && row.required ? (
-                  <span className="ml-1.5 font-sans text-[10px] font-semibold uppercase text-rose-600 dark:text-rose-400">
-                    required
-                  </span>
-                ) : null}
-                {output && !row.required ? (
-                  <span className="ml-1.5 font-sans text-[10px] font-semibold uppercase text-zinc-400">
-                    optional
-                  </span>
-                ) : null}
-              </td>
-              {showIn ? <td className="px-3 py-1.5 text-xs text-zinc-500">{row.in}</td> : null}
-              <td className="px-3 py-1.5 font-mono text-xs text-sky-800 dark:text-sky-300">{row.type}</td>
-              <td className="px-3 py-1.5 text-xs text-zinc-600 dark:text-zinc-400">
-                {row.description ? <p>{row.description}</p> : null}
-                {row.enumValues ? (
-                  <p className="flex flex-wrap gap-1">
-                    {row.enumValues.slice(0, 12).map((value) => (
-                      <code key={value} className="rounded bg-zinc-100 px-1 font-mono dark:bg-zinc-800">
-                        {value}
-                      </code>
-                    ))}
-                    {row.enumValues.length > 12 ? <span>+{row.enumValues.length - 12} more</span> : null}
-                  </p>
-                ) : null}
-                {row.constraints ? <p className="text-zinc-500">{row.constraints}</p> : null}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+              ) : null}
+              {output && !row.required ? (
+                <span className="ml-1.5 font-sans text-[10px] font-semibold uppercase text-zinc-400">
+                  optional
+                </span>
+              ) : null}
+            </Td>
+            {showIn ? <Td className="text-xs text-zinc-500">{row.in}</Td> : null}
+            <Td className="font-mono text-xs text-sky-800 dark:text-sky-300">{row.type}</Td>
+            <Td muted className="text-xs">
+              {row.description ? <p>{row.description}</p> : null}
+              {row.enumValues ? (
+                <p className="flex flex-wrap gap-1">
+                  {row.enumValues.slice(0, 12).map((value) => (
+                    <code key={value} className="rounded bg-zinc-100 px-1 font-mono dark:bg-zinc-800">
+                      {value}
+                    </code>
+                  ))}
+                  {row.enumValues.length > 12 ? <span>+{row.enumValues.length - 12} more</span> : null}
+                </p>
+              ) : null}
+              {row.constraints ? <p className="text-zinc-500">{row.constraints}</p> : null}
+            </Td>
+          </tr>
+        ))}
+      </TBody>
+    </Table>
   );
 }
 

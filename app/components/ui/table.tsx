@@ -15,14 +15,16 @@ import { Skeleton } from "./card.tsx";
  * - `comfortable` (default): a table of its own on a page (runs, projects), framed by a rounded border;
  * - `compact`: the same frame, tighter rows (the usage tab of a run);
  * - `card`: inside a flush `Card` that draws the frame; the first and last columns add `pl-5` / `pr-5`
- *   to line up with the card's title.
+ *   to line up with the card's title;
+ * - `dense`: reference tables of small text (the API docs' fields and statuses).
  */
-export type TableDensity = "comfortable" | "compact" | "card";
+export type TableDensity = "comfortable" | "compact" | "card" | "dense";
 
 const PADDING: Record<TableDensity, { th: string; td: string }> = {
   comfortable: { th: "px-4 py-2.5", td: "px-4 py-3" },
   compact: { th: "px-4 py-2.5", td: "px-4 py-2.5" },
   card: { th: "px-3 py-2", td: "px-3 py-2.5" },
+  dense: { th: "px-3 py-1.5", td: "px-3 py-1.5" },
 };
 
 const DensityContext = createContext<TableDensity>("comfortable");
