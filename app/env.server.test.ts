@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadEnv } from "./env.server.ts";
+import { loadCliEnv, loadEnv } from "./env.server.ts";
 
 describe("loadEnv", () => {
   it("gives the documented defaults for an empty environment", () => {
@@ -78,5 +78,18 @@ describe("loadEnv", () => {
         WORKER_CONCURRENCY: "0",
       }),
     ).toThrowError(/PORT[\s\S]*DATABASE_URL[\s\S]*AGENTRY_ROLE[\s\S]*WORKER_CONCURRENCY/);
+  });
+});
+
+describe("loadCliEnv", () => {
+  it("keeps the CLI's variables only, trimmed, blank ones unset", () => {
+    expect(
+      loadCliEnv({
+        AGENTRY_URL: " http://agentry.local:3000 ",
+        AGENTRY_API_KEY: "   ",
+        HOME: "/home/ada",
+        DATABASE_URL: "postgresql://secret@db/agentry",
+      }),
+    ).toEqual({ AGENTRY_URL: "http://agentry.local:3000", HOME: "/home/ada" });
   });
 });

@@ -212,3 +212,25 @@ export function loadEnv(
   }
   return { ...parsed.data, dataDir: path.resolve(cwd, parsed.data.AGENTRY_DATA_DIR), compatApiKeys };
 }
+
+/**
+ * The `agentry` CLI's environment (a client, not the server): the few variables it reads, trimmed, blank
+ * counting as unset. URLs and keys are checked where they are used, with the CLI's own messages.
+ */
+export const ZCliEnv = z.object({
+  /** Server URL (overridden by --url). */
+  AGENTRY_URL: optionalString,
+  /** API key to use instead of the stored one. */
+  AGENTRY_API_KEY: optionalString,
+  /** Print the stack of an unexpected error. */
+  AGENTRY_DEBUG: optionalString,
+  /** Where the CLI keeps its config (`$XDG_CONFIG_HOME/agentry`, else `~/.config/agentry`). */
+  XDG_CONFIG_HOME: optionalString,
+  HOME: optionalString,
+});
+export type CliEnv = z.infer<typeof ZCliEnv>;
+
+/** The CLI's environment from `source` (default: this process's). */
+export function loadCliEnv(source: Record<string, string | undefined> = process.env): CliEnv {
+  return ZCliEnv.parse(source);
+}

@@ -11,6 +11,7 @@ import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadCliEnv } from "#app/env.server.ts";
 import { createLogger } from "#app/lib/logger.server.ts";
 import { type MockLlm, startMockLlm } from "#tests/mocks/llm/server.ts";
 import {
@@ -73,7 +74,7 @@ async function cli(
     stdout,
     stderr,
     stdin: Readable.from(options.stdin === undefined ? [] : [options.stdin]),
-    env: { HOME: tmp, XDG_CONFIG_HOME: configHome, AGENTRY_URL: server.base, ...options.env },
+    env: loadCliEnv({ HOME: tmp, XDG_CONFIG_HOME: configHome, AGENTRY_URL: server.base, ...options.env }),
     cwd: options.cwd ?? tmp,
     signals: options.signals ?? new EventEmitter(),
   };

@@ -1,8 +1,10 @@
 /**
- * The CLI's view of its process: streams, environment, working directory and signals. This is the one
- * place that reads `process.*`; commands get an `Io` so tests can run them in-process with their own.
+ * The CLI's view of its process: streams, environment (parsed by app/env.server.ts, the one place that reads
+ * process.env), working directory and signals. Commands get an `Io` so tests can run them in-process with
+ * their own.
  */
 import type { Readable, Writable } from "node:stream";
+import { type CliEnv, loadCliEnv } from "#app/env.server.ts";
 
 export type OutStream = Writable & { isTTY?: boolean; columns?: number };
 export type InStream = Readable & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
@@ -11,7 +13,8 @@ export type Io = {
   stdout: OutStream;
   stderr: OutStream;
   stdin: InStream;
-  env: Readonly<Record<string, string | undefined>>;
+  /** The variables the CLI reads, validated in app/env.server.ts (ZCliEnv). */
+  env: Readonly<CliEnv>;
   cwd: string;
   /** Where SIGINT is delivered (the process; tests pass their own emitter). */
   signals: Pick<NodeJS.EventEmitter, "on" | "off">;
@@ -22,7 +25,7 @@ export function processIo(): Io {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,
-    env: process.env,
+    env: loadCliEnv(),
     cwd: process.cwd(),
     signals: process,
   };
