@@ -11,7 +11,7 @@ import { Button } from "#app/components/ui/button.tsx";
 import { Skeleton } from "#app/components/ui/card.tsx";
 import { FormAlert } from "#app/components/ui/field.tsx";
 import { NotFoundBoundary } from "#app/components/ui/not-found-boundary.tsx";
-import { isAppError } from "#app/lib/app-error.ts";
+import { or404 } from "#app/lib/not-found.server.ts";
 import { requireUser } from "#app/modules/auth/web.server.ts";
 import { getProject, listFiles } from "#app/modules/projects/index.server.ts";
 
@@ -23,12 +23,7 @@ export async function loader({ context, request, params }: LoaderFunctionArgs) {
   const auth = requireUser(context, request);
   const projectId = params.projectId ?? "";
   const deps = { db: context.db };
-  const project = await getProject({ userId: auth.userId, projectId }, deps).catch((error: unknown) => {
-    // Someone else's project and a missing one look the same.
-    if (isAppError(error) && error.code === "NOT_FOUND")
-      throw new Response("Project not found", { status: 404 });
-    throw error;
-  });
+  const project = await or404(getProject({ userId: auth.userId, projectId }, deps), "Project not found");
   // The tree streams in after the header (a big project's list is the slow part).
   const files = listFiles({ userId: auth.userId, projectId }, deps);
   files.catch(() => undefined);

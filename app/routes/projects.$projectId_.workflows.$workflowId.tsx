@@ -2,7 +2,7 @@ import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { useLoaderData, useParams } from "@remix-run/react";
 import { NotFoundBoundary } from "#app/components/ui/not-found-boundary.tsx";
 import { WorkflowBuilder } from "#app/components/workflows/workflow-builder.tsx";
-import { isAppError } from "#app/lib/app-error.ts";
+import { or404 } from "#app/lib/not-found.server.ts";
 import { requireUser } from "#app/modules/auth/web.server.ts";
 import { getProject } from "#app/modules/projects/index.server.ts";
 import { getWorkflow, isKnownModelIn } from "#app/modules/workflows/index.server.ts";
@@ -11,26 +11,19 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data ? `${data.workflow.name} · Workflows · Agentry` : "Workflow · Agentry" },
 ];
 
-const notFound = (what: string) => new Response(`${what} not found`, { status: 404 });
-
 export async function loader({ context, request, params }: LoaderFunctionArgs) {
   const auth = requireUser(context, request);
   const projectId = params.projectId ?? "";
   const deps = { db: context.db, isKnownModel: isKnownModelIn({ ai: context.ai }) };
   // Someone else's project or workflow and a missing one look the same.
   const [project, workflow] = await Promise.all([
-    getProject({ userId: auth.userId, projectId }, deps).catch((error: unknown) => {
-      if (isAppError(error) && error.code === "NOT_FOUND") throw notFound("Project");
-      throw error;
-    }),
-    getWorkflow({ userId: auth.userId, workflowId: params.workflowId ?? "" }, deps).catch(
-      (error: unknown) => {
-        if (isAppError(error) && error.code === "NOT_FOUND") throw notFound("Workflow");
-        throw error;
-      },
+    or404(getProject({ userId: auth.userId, projectId }, deps), "Project not found"),
+    or404(
+      getWorkflow({ userId: auth.userId, workflowId: params.workflowId ?? "" }, deps),
+      "Workflow not found",
     ),
   ]);
-  if (workflow.projectId !== project.id) throw notFound("Workflow");
+  if (workflow.projectId !== project.id) throw new Response("Workflow not found", { status: 404 });
   return { project: { id: project.id, name: project.name }, workflow };
 }
 

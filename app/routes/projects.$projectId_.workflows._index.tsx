@@ -14,7 +14,7 @@ import { Table, TBody, Td, THead, Th } from "#app/components/ui/table.tsx";
 import { isStepType, STEP_TYPE_LABEL } from "#app/components/workflows/builder-model.ts";
 import { StepTypeIcon } from "#app/components/workflows/fields.tsx";
 import { NewWorkflowDialog } from "#app/components/workflows/new-workflow-dialog.tsx";
-import { isAppError } from "#app/lib/app-error.ts";
+import { or404 } from "#app/lib/not-found.server.ts";
 import { requireUser } from "#app/modules/auth/web.server.ts";
 import { getProject } from "#app/modules/projects/index.server.ts";
 import { listWorkflows, listWorkflowTemplates } from "#app/modules/workflows/index.server.ts";
@@ -29,12 +29,7 @@ export async function loader({ context, request, params }: LoaderFunctionArgs) {
   const auth = requireUser(context, request);
   const projectId = params.projectId ?? "";
   const deps = { db: context.db };
-  const project = await getProject({ userId: auth.userId, projectId }, deps).catch((error: unknown) => {
-    // Someone else's project and a missing one look the same.
-    if (isAppError(error) && error.code === "NOT_FOUND")
-      throw new Response("Project not found", { status: 404 });
-    throw error;
-  });
+  const project = await or404(getProject({ userId: auth.userId, projectId }, deps), "Project not found");
   const workflows = await listWorkflows({ userId: auth.userId, projectId, includeArchived: true }, deps);
   return {
     project: { id: project.id, name: project.name, archivedAt: project.archivedAt },

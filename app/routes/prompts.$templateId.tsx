@@ -9,14 +9,16 @@ import {
 import { Link, useFetcher, useLoaderData } from "@remix-run/react";
 import clsx from "clsx";
 import { diffLines } from "diff";
-import { type ReactNode, useDeferredValue, useEffect, useId, useMemo, useRef, useState } from "react";
+import { useDeferredValue, useEffect, useId, useMemo, useRef, useState } from "react";
 import { z } from "zod";
 import { DangerButton, Modal, ModalActions } from "#app/components/projects/dialog.tsx";
 import { Button } from "#app/components/ui/button.tsx";
+import { DiffLine } from "#app/components/ui/diff-line.tsx";
 import { Field, FormAlert } from "#app/components/ui/field.tsx";
 import { NotFoundBoundary } from "#app/components/ui/not-found-boundary.tsx";
+import { Panel } from "#app/components/ui/panel.tsx";
 import { DateTime } from "#app/components/ui/section.tsx";
-import { isAppError } from "#app/lib/app-error.ts";
+import { or404 } from "#app/lib/not-found.server.ts";
 import {
   formatValue,
   type ParsedTemplate,
@@ -39,15 +41,10 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
 
 export async function loader({ context, request, params }: LoaderFunctionArgs) {
   const auth = requireUser(context, request);
-  const template = await getTemplate(
-    { userId: auth.userId, templateId: params.templateId ?? "" },
-    { db: context.db },
-  ).catch((error: unknown) => {
-    // Someone else's prompt and a missing one look the same.
-    if (isAppError(error) && error.code === "NOT_FOUND")
-      throw new Response("Prompt not found", { status: 404 });
-    throw error;
-  });
+  const template = await or404(
+    getTemplate({ userId: auth.userId, templateId: params.templateId ?? "" }, { db: context.db }),
+    "Prompt not found",
+  );
   return { template };
 }
 
@@ -127,38 +124,6 @@ type Version = Template["versions"][number];
 
 const textareaClass =
   "block w-full rounded-md border bg-white px-3 py-2 font-mono text-[13px] leading-5 text-zinc-900 shadow-xs placeholder:text-zinc-400 dark:bg-zinc-900 dark:text-zinc-100";
-
-function Panel({
-  title,
-  aside,
-  children,
-  className,
-  labelledBy,
-}: {
-  title: string;
-  aside?: ReactNode;
-  children: ReactNode;
-  className?: string;
-  labelledBy: string;
-}) {
-  return (
-    <section
-      aria-labelledby={labelledBy}
-      className={clsx(
-        "rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900/50",
-        className,
-      )}
-    >
-      <header className="flex min-h-11 flex-wrap items-center justify-between gap-2 border-b border-zinc-200 px-4 py-2 dark:border-zinc-800">
-        <h2 id={labelledBy} className="text-sm font-semibold">
-          {title}
-        </h2>
-        {aside}
-      </header>
-      {children}
-    </section>
-  );
-}
 
 function VariableChips({ variables }: { variables: readonly string[] }) {
   if (variables.length === 0) return <span className="text-xs text-zinc-500">none yet</span>;
@@ -241,7 +206,7 @@ function Editor({
   return (
     <Panel
       title="Template"
-      labelledBy={`${id}-title`}
+      titleId={`${id}-title`}
       aside={
         <span
           className={clsx("text-xs", dirty ? "text-amber-700 dark:text-amber-300" : "text-zinc-500")}
@@ -348,7 +313,7 @@ function Preview({ parsed }: { parsed: ReturnType<typeof parseTemplate> }) {
   return (
     <Panel
       title="Preview"
-      labelledBy={`${id}-title`}
+      titleId={`${id}-title`}
       aside={
         parsed.ok ? (
           <span className="text-xs text-zinc-500" data-testid="preview-status">
@@ -452,7 +417,7 @@ function History({
   const id = useId();
   const failed = fetcher.data && !fetcher.data.ok ? fetcher.data.error : null;
   return (
-    <Panel title="History" labelledBy={`${id}-title`} className="lg:sticky lg:top-20">
+    <Panel title="History" titleId={`${id}-title`} className="lg:sticky lg:top-20">
       {dirty ? (
         <p className="border-b border-zinc-200 bg-amber-50 px-4 py-2 text-xs text-amber-900 dark:border-zinc-800 dark:bg-amber-950/40 dark:text-amber-200">
           Save or discard your edits before restoring a version.
@@ -550,23 +515,7 @@ function LineDiff({ from, to }: { from: string; to: string }) {
       data-testid="version-diff"
     >
       {rows.map((row) => (
-        <div
-          key={row.key}
-          className={clsx(
-            "flex whitespace-pre-wrap break-words",
-            row.kind === "add" &&
-              "bg-emerald-50 text-emerald-900 dark:bg-emerald-950/40 dark:text-emerald-200",
-            row.kind === "del" && "bg-red-50 text-red-900 dark:bg-red-950/40 dark:text-red-200",
-          )}
-        >
-          <span aria-hidden="true" className="w-6 shrink-0 text-center text-zinc-400 select-none">
-            {row.kind === "add" ? "+" : row.kind === "del" ? "−" : " "}
-          </span>
-          <span className="sr-only">
-            {row.kind === "add" ? "Added: " : row.kind === "del" ? "Removed: " : ""}
-          </span>
-          <span className="min-w-0 flex-1 pr-2">{row.text || " "}</span>
-        </div>
+        <DiffLine key={row.key} kind={row.kind} text={row.text} />
       ))}
     </div>
   );

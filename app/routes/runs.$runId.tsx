@@ -13,7 +13,7 @@ import { Card } from "#app/components/ui/card.tsx";
 import { FormAlert } from "#app/components/ui/field.tsx";
 import { NotFoundBoundary } from "#app/components/ui/not-found-boundary.tsx";
 import { DateTime } from "#app/components/ui/section.tsx";
-import { isAppError } from "#app/lib/app-error.ts";
+import { or404 } from "#app/lib/not-found.server.ts";
 import { formatMicros } from "#app/modules/ai/ai.types.ts";
 import { requireUser } from "#app/modules/auth/web.server.ts";
 import { getProject } from "#app/modules/projects/index.server.ts";
@@ -29,14 +29,7 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
 export async function loader({ context, request, params }: LoaderFunctionArgs) {
   const auth = requireUser(context, request);
   const deps = { db: context.db };
-  const run = await getRun({ userId: auth.userId, runId: params.runId ?? "" }, deps).catch(
-    (error: unknown) => {
-      // Someone else's run and a missing one look the same.
-      if (isAppError(error) && error.code === "NOT_FOUND")
-        throw new Response("Run not found", { status: 404 });
-      throw error;
-    },
-  );
+  const run = await or404(getRun({ userId: auth.userId, runId: params.runId ?? "" }, deps), "Run not found");
   // The pinned version lists every step (pending ones too) with its name; the project gives the breadcrumb.
   const [version, project] = await Promise.all([
     getVersion({ userId: auth.userId, workflowId: run.workflowId, number: run.versionNumber }, deps).catch(

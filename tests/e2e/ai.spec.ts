@@ -3,7 +3,8 @@ import { newAccount, signUp } from "./auth-helpers.ts";
 import { expect, test } from "./fixtures.ts";
 
 const SHOTS = "test-results/screenshots";
-const llmPort = Number(process.env.E2E_LLM_PORT ?? 3107);
+/** The e2e mock provider: E2E_LLM_PORT, else two above the app (as playwright.config.ts starts it). */
+const llmPort = Number(process.env.E2E_LLM_PORT ?? Number(process.env.E2E_PORT ?? 3105) + 2);
 
 /** A project with two files, created through the API the page itself uses (the UI is covered elsewhere). */
 async function projectWithFiles(page: Page, name: string): Promise<string> {

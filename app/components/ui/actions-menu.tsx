@@ -3,6 +3,10 @@ import clsx from "clsx";
 import type { ReactNode } from "react";
 import { Button } from "./button.tsx";
 
+/** The panel of a dropdown menu (add `min-w-…` or `w-…`). */
+export const MENU_CONTENT =
+  "z-50 rounded-md border border-zinc-200 bg-white p-1 text-sm shadow-lg dark:border-zinc-800 dark:bg-zinc-900";
+
 const ITEM =
   "block w-full cursor-default rounded px-2 py-1.5 text-left text-zinc-700 outline-none select-none data-[highlighted]:bg-zinc-100 dark:text-zinc-300 dark:data-[highlighted]:bg-zinc-800";
 
@@ -20,11 +24,7 @@ export function ActionsMenu({ label, children }: { label: string; children: Reac
         </Button>
       </DropdownMenu.Trigger>
       <DropdownMenu.Portal>
-        <DropdownMenu.Content
-          align="end"
-          sideOffset={4}
-          className="z-50 min-w-44 rounded-md border border-zinc-200 bg-white p-1 text-sm shadow-lg dark:border-zinc-800 dark:bg-zinc-900"
-        >
+        <DropdownMenu.Content align="end" sideOffset={4} className={clsx(MENU_CONTENT, "min-w-44")}>
           {children}
         </DropdownMenu.Content>
       </DropdownMenu.Portal>

@@ -1,4 +1,5 @@
 import { type ReactNode, useId, useRef } from "react";
+import { Panel } from "#app/components/ui/panel.tsx";
 import type { ModelOption } from "#app/modules/ai/ai.types.ts";
 import { INPUT_TYPES, type InputType } from "#app/modules/workflows/definition.ts";
 import {
@@ -21,7 +22,6 @@ import {
   JsonField,
   LinesField,
   NumberField,
-  Panel,
   SelectField,
   StepTypeIcon,
   TextAreaField,

@@ -1,7 +1,9 @@
 import * as DropdownMenu from "@radix-ui/react-dropdown-menu";
 import clsx from "clsx";
 import { type DragEvent, useId, useState } from "react";
+import { MENU_CONTENT } from "#app/components/ui/actions-menu.tsx";
 import { Button } from "#app/components/ui/button.tsx";
+import { Panel } from "#app/components/ui/panel.tsx";
 import { MAX_STEPS } from "#app/modules/workflows/definition.ts";
 import {
   type BuilderIssue,
@@ -17,7 +19,7 @@ import {
   type StepRow,
   stepId,
 } from "./builder-model.ts";
-import { Panel, StepTypeIcon } from "./fields.tsx";
+import { StepTypeIcon } from "./fields.tsx";
 
 /** Focus a step's button in the list after React has re-rendered it (moves, additions). */
 export function focusStepButton(key: string) {
@@ -409,11 +411,7 @@ function AddStepMenu({
         </Button>
       </DropdownMenu.Trigger>
       <DropdownMenu.Portal>
-        <DropdownMenu.Content
-          align="end"
-          sideOffset={4}
-          className="z-50 w-72 rounded-md border border-zinc-200 bg-white p-1 text-sm shadow-lg dark:border-zinc-800 dark:bg-zinc-900"
-        >
+        <DropdownMenu.Content align="end" sideOffset={4} className={clsx(MENU_CONTENT, "w-72")}>
           {STEP_TYPES.map((type) => (
             <DropdownMenu.Item key={type} className={item} onSelect={() => onAdd(type)}>
               <StepTypeIcon type={type} className="mt-0.5 shrink-0 text-zinc-500" />

@@ -4,12 +4,13 @@ import { useEffect, useId, useState } from "react";
 import { errorMessage } from "#app/components/projects/api.ts";
 import { Button } from "#app/components/ui/button.tsx";
 import { Skeleton } from "#app/components/ui/card.tsx";
+import { DiffLine } from "#app/components/ui/diff-line.tsx";
 import { FormAlert } from "#app/components/ui/field.tsx";
+import { Panel } from "#app/components/ui/panel.tsx";
 import { DateTime } from "#app/components/ui/section.tsx";
 import type { WorkflowDiff, WorkflowView } from "#app/modules/workflows/workflows.types.ts";
 import { useTRPC } from "#app/trpc/client.ts";
 import { patchLines } from "./builder-model.ts";
-import { Panel } from "./fields.tsx";
 
 const selectClass =
   "h-8 rounded-md border border-zinc-300 bg-white px-2 text-sm dark:border-zinc-700 dark:bg-zinc-900";
@@ -222,26 +223,9 @@ function DiffView({ workflowId, from, to }: { workflowId: string; from: number; 
           data-testid="workflow-diff"
         >
           {lines.map((line, index) => (
-            <div
-              // The patch is fixed for this pair of versions: its line positions are stable keys.
-              // biome-ignore lint/suspicious/noArrayIndexKey: see above
-              key={index}
-              className={clsx(
-                "flex whitespace-pre-wrap break-words",
-                line.kind === "add" &&
-                  "bg-emerald-50 text-emerald-900 dark:bg-emerald-950/40 dark:text-emerald-200",
-                line.kind === "del" && "bg-red-50 text-red-900 dark:bg-red-950/40 dark:text-red-200",
-                line.kind === "hunk" && "bg-zinc-50 text-zinc-500 dark:bg-zinc-900 dark:text-zinc-400",
-              )}
-            >
-              <span aria-hidden="true" className="w-6 shrink-0 text-center text-zinc-400 select-none">
-                {line.kind === "add" ? "+" : line.kind === "del" ? "−" : " "}
-              </span>
-              <span className="sr-only">
-                {line.kind === "add" ? "Added: " : line.kind === "del" ? "Removed: " : ""}
-              </span>
-              <span className="min-w-0 flex-1 pr-2">{line.text || " "}</span>
-            </div>
+            // The patch is fixed for this pair of versions: its line positions are stable keys.
+            // biome-ignore lint/suspicious/noArrayIndexKey: see above
+            <DiffLine key={index} kind={line.kind === "context" ? "same" : line.kind} text={line.text} />
           ))}
         </div>
       )}
