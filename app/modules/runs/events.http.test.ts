@@ -44,18 +44,7 @@ beforeAll(async () => {
   // Writes without NOTIFY: only the heartbeat's safety-net read can find these.
   quietWriter = createEventWriter({ db, flushIntervalMs: 5, notify: false });
   const app = express();
-  app.use(async (req, res, next) => {
-    try {
-      const outcome = await authenticateRequest(
-        { authorization: req.get("authorization"), cookieContext: { secure: false } },
-        server.runtime,
-      );
-      res.locals.auth = outcome.principal;
-      next();
-    } catch (error) {
-      next(error);
-    }
-  });
+  app.use(authenticated());
   app.use(
     runEventRoutes({
       db,
@@ -169,6 +158,22 @@ async function openStream(url: string, headers: Record<string, string> = auth) {
 
 const log = (message: string) => ({ type: "log" as const, data: { level: "info" as const, message } });
 
+/** The app's authentication in front of the routes under test: res.locals.auth from the Bearer token. */
+function authenticated(): express.RequestHandler {
+  return async (req, res, next) => {
+    try {
+      const outcome = await authenticateRequest(
+        { authorization: req.get("authorization"), cookieContext: { secure: false } },
+        server.runtime,
+      );
+      res.locals.auth = outcome.principal;
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
 describe("GET /api/v1/runs/:id/events (SSE)", () => {
   it("sends retry, then events appended after connecting, in order with their ids, and ends after the terminal status", async () => {
     const run = await newRun();
@@ -274,18 +279,7 @@ describe("GET /api/v1/runs/:id/events (SSE)", () => {
       },
     });
     const app = express();
-    app.use(async (req, res, next) => {
-      try {
-        const outcome = await authenticateRequest(
-          { authorization: req.get("authorization"), cookieContext: { secure: false } },
-          server.runtime,
-        );
-        res.locals.auth = outcome.principal;
-        next();
-      } catch (error) {
-        next(error);
-      }
-    });
+    app.use(authenticated());
     app.use(runEventRoutes({ db: counting, hub, heartbeatMs: 60_000 }));
     const own = await new Promise<Server>((resolve) => {
       const s = app.listen(0, "127.0.0.1", () => resolve(s));
